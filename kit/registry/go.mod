@@ -1,0 +1,3 @@
+module github.com/stackkit/stackkit/kit/registry
+
+go 1.25.0

@@ -1,0 +1,163 @@
+package registry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stackkit/stackkit/kit/registry"
+)
+
+type conn struct{ url string }
+
+func openConn(_ context.Context, u *url.URL) (*conn, error) { return &conn{url: u.String()}, nil }
+
+func TestRegisterAndOpen(t *testing.T) {
+	r := registry.New[*conn]("widget")
+	r.Register("mem", openConn)
+	r.Register("Redis", openConn)
+
+	c, err := r.Open(context.Background(), "REDIS://localhost:6379/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.url != "redis://localhost:6379/0" {
+		t.Errorf("opener got %q", c.url)
+	}
+	if got := strings.Join(r.Schemes(), ","); got != "mem,redis" {
+		t.Errorf("Schemes() = %q, want mem,redis", got)
+	}
+}
+
+func TestRegisterPanics(t *testing.T) {
+	for name, fn := range map[string]func(r *registry.Registry[*conn]){
+		"duplicate":      func(r *registry.Registry[*conn]) { r.Register("mem", openConn); r.Register("MEM", openConn) },
+		"nil opener":     func(r *registry.Registry[*conn]) { r.Register("x", nil) },
+		"empty scheme":   func(r *registry.Registry[*conn]) { r.Register("", openConn) },
+		"invalid scheme": func(r *registry.Registry[*conn]) { r.Register("re dis", openConn) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("Register did not panic")
+				}
+			}()
+			fn(registry.New[*conn]("widget"))
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	r := registry.New[*conn]("widget")
+	r.Register("mem", openConn)
+	r.Register("redis", func(context.Context, *url.URL) (*conn, error) {
+		// A careless driver that quotes its DSN, password included.
+		return nil, fmt.Errorf("dial redis://u:hunter2@db:1: %w", errSentinel)
+	})
+
+	_, err := r.Open(context.Background(), "redsi://u:hunter2@db:1/0?token=abc")
+	if !errors.Is(err, registry.ErrUnknownScheme) {
+		t.Fatalf("unknown scheme: err = %v", err)
+	}
+	for _, want := range []string{`"redsi"`, "registered schemes: mem, redis", "widget:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	for _, secret := range []string{"hunter2", "abc"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error %q leaks %q", err, secret)
+		}
+	}
+
+	_, err = r.Open(context.Background(), "redis://u:hunter2@db:1")
+	if !errors.Is(err, errSentinel) {
+		t.Errorf("opener error not wrapped: %v", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("opener error leaks the password: %v", err)
+	}
+
+	for _, raw := range []string{"", "   ", "localhost", "://x", "redis://u:hunter2@[::1"} {
+		_, err := r.Open(context.Background(), raw)
+		if !errors.Is(err, registry.ErrInvalidURL) {
+			t.Errorf("Open(%q): err = %v, want ErrInvalidURL", raw, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open(%q): error leaks the password: %v", raw, err)
+		}
+	}
+
+	empty := registry.New[*conn]("widget")
+	if _, err := empty.Open(context.Background(), "mem://"); err == nil || !strings.Contains(err.Error(), "import a backend") {
+		t.Errorf("empty registry: err = %v", err)
+	}
+}
+
+var errSentinel = errors.New("connection refused")
+
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://app:s3cret@db:5432/app?sslmode=require", "postgres://app:xxxxx@db:5432/app?sslmode=require"},
+		{"redis://:pw@localhost:6379/0", "redis://:xxxxx@localhost:6379/0"},
+		{"redis://user@localhost", "redis://user@localhost"},
+		{"s3://bucket/p?region=eu&secret_key=abc&access_key=AK&X-Amz-Signature=ff", "s3://bucket/p?region=eu&secret_key=xxxxx&access_key=xxxxx&X-Amz-Signature=xxxxx"},
+		{"nats://h?token=t0k&password=p&key=k&api_key=a&prefix=key", "nats://h?token=xxxxx&password=xxxxx&key=xxxxx&api_key=xxxxx&prefix=key"},
+		{"smtp://u:p%40ss@mail:587?starttls=required", "smtp://u:xxxxx@mail:587?starttls=required"},
+		{"sqlite://:memory:", "sqlite://:memory:"},
+		{"mailto:secret@example.com", "mailto:xxxxx"},
+		{"redis://u:pw@[::1", "redis://xxxxx"},
+		{"%%%", "xxxxx"},
+	} {
+		if got := registry.Redact(tc.in); got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestIsSecretParam(t *testing.T) {
+	for name, want := range map[string]bool{
+		"password": true, "sslpassword": true, "Token": true, "access_token": true, "secret": true,
+		"client_secret": true, "key": true, "api_key": true, "apikey": true, "sslkey": false,
+		"prefix": false, "region": false, "max_size": false, "keyspace": false, "timeout": false,
+	} {
+		if got := registry.IsSecretParam(name); got != want {
+			t.Errorf("IsSecretParam(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func FuzzRedact(f *testing.F) {
+	f.Add("user", "pw", "localhost:6379", "/0", "prefix", "app", "token")
+	f.Add("", "p@ss:w/rd?#", "[::1]:1", "/a b", "x", "%zz", "password")
+	f.Fuzz(func(t *testing.T, user, pass, host, path, param, value, secretParam string) {
+		const marker = "SeCrEtMaRkEr"
+		for _, s := range []string{user, host, path, param, value, secretParam} {
+			if strings.Contains(strings.ToLower(s), strings.ToLower(marker)) {
+				t.Skip()
+			}
+		}
+		if !registry.IsSecretParam(secretParam) {
+			secretParam = "token"
+		}
+		q := url.Values{}
+		q.Set(param, value)
+		q.Add(secretParam, marker+value)
+		u := url.URL{Scheme: "redis", User: url.UserPassword(user, marker+pass), Host: host, Path: path, RawQuery: q.Encode()}
+		raw := u.String()
+		got := registry.Redact(raw)
+		if strings.Contains(strings.ToLower(got), strings.ToLower(marker)) {
+			t.Fatalf("Redact(%q) = %q leaks the secret", raw, got)
+		}
+		// Redaction is stable: redacting twice changes nothing more.
+		if again := registry.Redact(got); again != got && !strings.HasSuffix(got, "xxxxx") {
+			t.Fatalf("Redact not idempotent: %q -> %q", got, again)
+		}
+		if err := registry.Scrub(errors.New("dial "+raw), &u); strings.Contains(err.Error(), marker) {
+			t.Fatalf("Scrub left the secret in %q", err)
+		}
+	})
+}
