@@ -2,6 +2,7 @@ package registry
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -75,30 +76,35 @@ func redactQuery(raw string) string {
 }
 
 // secrets returns the secret strings carried by u: its password and the values of its secret
-// query parameters, in both raw and decoded forms.
+// query parameters, both decoded and in the encoded forms they take in the URL's text.
 func secrets(u *url.URL) []string {
 	var out []string
-	add := func(s string) {
-		if s != "" {
-			out = append(out, s)
-			if esc := url.QueryEscape(s); esc != s {
-				out = append(out, esc)
-			}
-			if esc := url.PathEscape(s); esc != s {
-				out = append(out, esc)
+	add := func(values ...string) {
+		for _, s := range values {
+			if s != "" && !slices.Contains(out, s) {
+				out = append(out, s)
 			}
 		}
 	}
 	if p, ok := u.User.Password(); ok {
-		add(p)
+		_, encoded, _ := strings.Cut(u.User.String(), ":")
+		add(p, encoded, url.QueryEscape(p), url.PathEscape(p))
 	}
-	for name, values := range u.Query() {
-		if IsSecretParam(name) {
-			for _, v := range values {
-				add(v)
-			}
+	for _, part := range strings.Split(u.RawQuery, "&") {
+		name, value, ok := strings.Cut(part, "=")
+		if dec, err := url.QueryUnescape(name); err == nil {
+			name = dec
+		}
+		if !ok || !IsSecretParam(name) {
+			continue
+		}
+		add(value)
+		if dec, err := url.QueryUnescape(value); err == nil {
+			add(dec, url.PathEscape(dec))
 		}
 	}
+	// Longest first, so a secret that contains another is replaced whole.
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
 

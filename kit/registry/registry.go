@@ -8,7 +8,15 @@
 //
 //	func Register(scheme string, open registry.Opener[Driver]) { openers.Register(scheme, open) }
 //
-//	d, err := openers.Open(ctx, "redis://localhost:6379/0?prefix=app")
+//	func openRedis(ctx context.Context, u *url.URL, opts *registry.Options) (Driver, error) {
+//		poolSize := opts.Int("pool_size", 10, 1, 1000)
+//		if err := opts.Err(); err != nil {
+//			return nil, err
+//		}
+//		return dial(ctx, u.Host, poolSize)
+//	}
+//
+//	d, err := openers.Open(ctx, "redis://localhost:6379/0?pool_size=20")
 //
 // The package also holds what every opener needs: URL redaction for errors and logs ([Redact]) and
 // strict parsing of query-string options ([Options]), where an unknown or malformed option is an
@@ -19,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -31,9 +40,10 @@ var ErrUnknownScheme = errors.New("unknown scheme")
 // ErrInvalidURL is returned by [Registry.Open] for a URL that cannot be parsed or has no scheme.
 var ErrInvalidURL = errors.New("invalid URL")
 
-// Opener opens a backend for a parsed URL. It should validate the URL's options with [Options]
-// and must not put secrets from the URL into the errors it returns.
-type Opener[T any] func(ctx context.Context, u *url.URL) (T, error)
+// Opener opens a backend for a parsed URL. It reads the options it supports from opts and calls
+// opts.Err() before doing any I/O, so a typo in an option fails fast. It must not put secrets from
+// the URL into the errors it returns (errors are scrubbed of them anyway, see [Scrub]).
+type Opener[T any] func(ctx context.Context, u *url.URL, opts *Options) (T, error)
 
 // Registry maps URL schemes to openers. The zero value is not usable; create one with [New].
 // A Registry is safe for concurrent use.
@@ -88,9 +98,17 @@ func (r *Registry[T]) Schemes() []string {
 	return schemes
 }
 
-// Open parses rawURL and calls the opener registered for its scheme. Errors name the URL with its
-// secrets redacted; an opener's error is wrapped, so errors.Is and errors.As still reach it.
-func (r *Registry[T]) Open(ctx context.Context, rawURL string) (T, error) {
+// Open parses rawURL and calls the opener registered for its scheme.
+//
+// The portable type passes its own option readers as portable: they run before the opener on the
+// same [Options], so options common to every backend (a key prefix, pool sizes) and the backend's
+// own are validated together, and an unknown option is reported with the full list of valid ones.
+// If the opener succeeds without having reported an option error, Open still checks: the value is
+// closed (when it is an io.Closer) and the option error returned.
+//
+// Errors name the URL with its secrets redacted; an opener's error is wrapped, so errors.Is and
+// errors.As still reach it.
+func (r *Registry[T]) Open(ctx context.Context, rawURL string, portable ...func(*Options)) (T, error) {
 	var zero T
 	u, err := Parse(rawURL)
 	if err != nil {
@@ -105,7 +123,18 @@ func (r *Registry[T]) Open(ctx context.Context, rawURL string) (T, error) {
 		return zero, fmt.Errorf("%s: %w %q in URL %q (registered schemes: %s)",
 			r.kind, ErrUnknownScheme, u.Scheme, RedactURL(u), registered)
 	}
-	v, err := open(ctx, u)
+	opts := NewOptions(u.Query())
+	for _, read := range portable {
+		read(opts)
+	}
+	v, err := open(ctx, u, opts)
+	if err == nil {
+		if err = opts.Err(); err != nil {
+			if c, ok := any(v).(io.Closer); ok {
+				_ = c.Close()
+			}
+		}
+	}
 	if err != nil {
 		return zero, fmt.Errorf("%s: open %q: %w", r.kind, RedactURL(u), Scrub(err, u))
 	}

@@ -13,7 +13,9 @@ import (
 
 type conn struct{ url string }
 
-func openConn(_ context.Context, u *url.URL) (*conn, error) { return &conn{url: u.String()}, nil }
+func openConn(_ context.Context, u *url.URL, _ *registry.Options) (*conn, error) {
+	return &conn{url: u.String()}, nil
+}
 
 func TestRegisterAndOpen(t *testing.T) {
 	r := registry.New[*conn]("widget")
@@ -53,7 +55,7 @@ func TestRegisterPanics(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	r := registry.New[*conn]("widget")
 	r.Register("mem", openConn)
-	r.Register("redis", func(context.Context, *url.URL) (*conn, error) {
+	r.Register("redis", func(context.Context, *url.URL, *registry.Options) (*conn, error) {
 		// A careless driver that quotes its DSN, password included.
 		return nil, fmt.Errorf("dial redis://u:hunter2@db:1: %w", errSentinel)
 	})
@@ -98,6 +100,47 @@ func TestOpenErrors(t *testing.T) {
 }
 
 var errSentinel = errors.New("connection refused")
+
+type closer struct{ closed bool }
+
+func (c *closer) Close() error { c.closed = true; return nil }
+
+func TestOpenOptions(t *testing.T) {
+	r := registry.New[*closer]("widget")
+	var last *closer
+	// A careful opener reads its options and checks them before I/O.
+	r.Register("careful", func(_ context.Context, _ *url.URL, o *registry.Options) (*closer, error) {
+		o.Int("pool", 1, 1, 10)
+		if err := o.Err(); err != nil {
+			return nil, err
+		}
+		last = &closer{}
+		return last, nil
+	})
+	// A sloppy opener never calls Err; Open must still refuse unknown options and close what it got.
+	r.Register("sloppy", func(context.Context, *url.URL, *registry.Options) (*closer, error) {
+		last = &closer{}
+		return last, nil
+	})
+	var prefix string
+	portable := func(o *registry.Options) { prefix = o.String("prefix", "") }
+
+	if _, err := r.Open(context.Background(), "careful://h?pool=3&prefix=app", portable); err != nil || prefix != "app" {
+		t.Fatalf("valid options: err=%v prefix=%q", err, prefix)
+	}
+	_, err := r.Open(context.Background(), "careful://h?pol=3", portable)
+	if !errors.Is(err, registry.ErrInvalidOption) || !strings.Contains(err.Error(), "valid options: pool, prefix") {
+		t.Errorf("unknown option: err = %v", err)
+	}
+	last = nil
+	_, err = r.Open(context.Background(), "sloppy://h?typo=1")
+	if !errors.Is(err, registry.ErrInvalidOption) {
+		t.Errorf("sloppy opener: err = %v", err)
+	}
+	if last == nil || !last.closed {
+		t.Errorf("sloppy opener's value was not closed")
+	}
+}
 
 func TestRedact(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
