@@ -1,0 +1,44 @@
+# Stackkit workspace. `make test` is the one test command; CI runs it with CI=true.
+SHELL := /bin/bash
+ROOT := $(abspath .)
+BIN := $(ROOT)/.kit/bin
+STATICCHECK_VERSION := v0.8.2
+MODULES = $(shell scripts/modules.sh)
+
+.PHONY: all test bench lint services tidy build kitctl
+
+all: lint test
+
+## services: find or start every test server on loopback and write .kit/test.env
+services:
+	@scripts/services.sh
+
+## test: every module's tests, integration suites against real servers (race detector on)
+test: services
+	@scripts/test.sh
+
+## bench: the benchmarks, each beside the peer library it is measured against
+bench: services
+	@set -a; source .kit/test.env; set +a; \
+	cd bench && go test -run '^$$' -bench . -benchmem -count $${BENCH_COUNT:-5} -timeout 60m ./...
+
+## lint: gofmt, go vet and staticcheck over every module
+lint: $(BIN)/staticcheck
+	@bad=$$(gofmt -l $(MODULES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	@for m in $(MODULES); do (cd $$m && go vet ./... && $(BIN)/staticcheck ./...) || exit 1; done
+	@echo "lint: ok"
+
+$(BIN)/staticcheck:
+	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## tidy: go mod tidy in every module
+tidy:
+	@for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done
+
+## build: compile every module
+build:
+	@for m in $(MODULES); do (cd $$m && go build ./...) || exit 1; done
+
+## kitctl: build the operations CLI into .kit/bin
+kitctl:
+	cd kit/cli && go build -o $(BIN)/kitctl ./cmd/kitctl
