@@ -354,6 +354,8 @@ func (m *Migrator) Migrate(ctx context.Context, t Target) ([]Step, error) {
 	}
 	done := make([]Step, 0, len(steps))
 	for _, st := range steps {
+		m.logger.InfoContext(ctx, "migrate: "+map[Direction]string{Up: "applying", Down: "rolling back"}[st.Direction],
+			"migration", st.Migration.ID())
 		started := time.Now()
 		if err := m.run(ctx, st.Migration, st.Direction); err != nil {
 			return done, err
