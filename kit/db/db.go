@@ -157,9 +157,8 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*bun.DB, error) {
 			return nil, fmt.Errorf("db: open %q: ping: %w", registry.RedactURL(u), registry.Scrub(err, u))
 		}
 	}
-	bdb := bun.NewDB(drv.DB, drv.Dialect, cfg.bunOptions...)
-	bdb.AddQueryHook(newOtelHook(&cfg, drv.System, namespace(rawURL)))
-	return bdb, nil
+	hook := newOtelHook(&cfg, drv.System, namespace(rawURL))
+	return bun.NewDB(drv.DB, drv.Dialect, cfg.bunOptions...).WithQueryHook(hook), nil
 }
 
 // namespace is the database name for telemetry: the URL path without its leading slash.
