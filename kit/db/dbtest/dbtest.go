@@ -85,6 +85,7 @@ func Open(t testing.TB, rawURL string, opts ...db.Option) *bun.DB {
 // on-commit callbacks, and migrations with locking, drift and failure handling.
 func Run(t *testing.T, adminURL string) {
 	t.Run("Open", func(t *testing.T) { testOpen(t, adminURL) })
+	t.Run("Check", func(t *testing.T) { testCheck(t, adminURL) })
 	t.Run("Tx", func(t *testing.T) { testTx(t, adminURL) })
 	t.Run("Migrate", func(t *testing.T) { testMigrate(t, adminURL) })
 }

@@ -87,3 +87,15 @@ func withQuery(rawURL, query string) string {
 	}
 	return rawURL + "?" + query
 }
+
+func testCheck(t *testing.T, adminURL string) {
+	d := Open(t, NewDatabase(t, adminURL))
+	check := db.Check(d)
+	if err := check(context.Background()); err != nil {
+		t.Fatalf("Check on an open database: %v", err)
+	}
+	_ = d.Close()
+	if err := check(context.Background()); err == nil {
+		t.Error("Check on a closed database succeeded")
+	}
+}
