@@ -98,4 +98,3 @@ func TestAddPanics(t *testing.T) {
 	}()
 	h.Add("db", func(context.Context) error { return nil })
 }
-
