@@ -3,7 +3,7 @@ SHELL := /bin/bash
 ROOT := $(abspath .)
 BIN := $(ROOT)/.kit/bin
 STATICCHECK_VERSION := v0.8.2
-MODULES = $(shell scripts/modules.sh)
+MODULES = $(shell scripts/modules.sh || echo MODULES-UNAVAILABLE)
 
 .PHONY: all test bench lint services tidy build kitctl
 
@@ -20,20 +20,24 @@ test: services
 ## bench: the benchmarks, each beside the peer library it is measured against
 bench: services
 	@set -a; source .kit/test.env; set +a; \
-	cd bench && go test -run '^$$' -bench . -benchmem -count $${BENCH_COUNT:-5} -timeout 60m ./...
+	cd bench && go test -run '^$$' -bench . -benchmem -count $${BENCH_COUNT:-10} -timeout 60m ./...
 
 ## lint: gofmt, go vet and staticcheck over every module
 lint: $(BIN)/staticcheck
 	@bad=$$(gofmt -l $(MODULES)); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
-	@for m in $(MODULES); do (cd $$m && go vet ./... && $(BIN)/staticcheck ./...) || exit 1; done
-	@echo "lint: ok"
+	@for m in $(MODULES); do (cd $$m && go vet ./... && $(BIN)/staticcheck ./... && \
+		GOWORK=off go mod tidy -diff >/dev/null || { echo "$$m: go.mod/go.sum not tidy (run make tidy)"; exit 1; }) || exit 1; done
+	@echo "lint: ok ($(words $(MODULES)) modules)"
 
-$(BIN)/staticcheck:
+# The stamp in the file name rebuilds staticcheck when its pinned version changes.
+$(BIN)/staticcheck: $(BIN)/.staticcheck-$(STATICCHECK_VERSION)
+$(BIN)/.staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@touch $@
 
 ## tidy: go mod tidy in every module
 tidy:
-	@for m in $(MODULES); do (cd $$m && go mod tidy) || exit 1; done
+	@for m in $(MODULES); do (cd $$m && GOWORK=off go mod tidy) || exit 1; done
 
 ## build: compile every module
 build:

@@ -45,6 +45,9 @@ else MAILPIT_API=${KIT_TEST_MAILPIT_API:-http://127.0.0.1:8025}; fi
 ENV_LINES=()  # export lines for test.env
 UNAVAILABLE=0
 REASON=''     # why the last check/start failed, for the summary
+
+# redact URL: the URL with its userinfo password replaced, for messages (CI logs are public).
+redact() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:xxxxx@#' <<<"$1"; }
 LAST_PID=''   # pid of the last process launched, so waits end early if it dies
 LAST_NAME='' LAST_LOG=''  # its name and log
 
@@ -121,7 +124,7 @@ verify_postgres() {
   have psql || return 0
   [[ $(PGCONNECT_TIMEOUT=3 psql -d "$PG_URL" -XAtqc \
     'SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user' 2>/dev/null) == t ]] ||
-    { REASON="the role in $PG_URL cannot log in or CREATE DATABASE"; return 1; }
+    { REASON="the role in $(redact "$PG_URL") cannot log in or CREATE DATABASE"; return 1; }
 }
 
 # mysql_cli TOOL ARGS...: run a MariaDB client against MYSQL_URL over TCP.
@@ -140,7 +143,7 @@ verify_mysql() {
   have mariadb || return 0
   local db=${MYSQL_URL##*/}; db=${db%%\?*}
   mysql_cli mariadb -e "CREATE DATABASE IF NOT EXISTS \`${db:-test}\`" >/dev/null 2>&1 ||
-    { REASON="the user in $MYSQL_URL cannot log in or CREATE DATABASE"; return 1; }
+    { REASON="the user in $(redact "$MYSQL_URL") cannot log in or CREATE DATABASE"; return 1; }
 }
 
 ready_redis() {
@@ -213,7 +216,7 @@ up() {
   REASON='' LAST_PID='' LAST_NAME='' LAST_LOG=''
   if ! "ready_$name" >/dev/null 2>&1; then
     if [[ -n ${!override:-} ]]; then
-      REASON="$override=${!override} is not answering"
+      REASON="$override=$(redact "${!override}") is not answering"
     elif "start_$name" && wait_ready "$LAST_PID" "ready_$name"; then
       status=started REASON=""
       [[ -z $LAST_PID ]] || echo "$LAST_PID" >"$RUN/$LAST_NAME.pid"

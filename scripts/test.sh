@@ -24,9 +24,10 @@ trap 'rm -f "$KIT_TEST_SKIPLOG"' EXIT
 flags=(-race -count=1 -timeout=20m)
 [ -n "${TESTFLAGS:-}" ] && read -r -a extra <<< "$TESTFLAGS" && flags+=("${extra[@]}")
 
+mods=$(scripts/modules.sh) || { echo "make test: cannot list the workspace modules" >&2; exit 1; }
 passed=0 failed=0 failed_modules=()
 start=$SECONDS
-for mod in $(scripts/modules.sh); do
+for mod in $mods; do
 	echo "=== $mod"
 	if (cd "$mod" && go test "${flags[@]}" ./...); then
 		passed=$((passed + 1))

@@ -105,7 +105,7 @@ func TestMigrateCommands(t *testing.T) {
 	if r = run("migrate", "status"); !strings.Contains(r.stdout, "drift") {
 		t.Errorf("status does not show drift: %+v", r)
 	}
-	if r = run("migrate", "check"); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "changed since they were applied") {
+	if r = run("migrate", "check"); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "changed since they were applied") || !strings.Contains(r.stderr, "(database sqlite://") {
 		t.Fatalf("check with drift: %+v, want exit 1", r)
 	}
 	if r = run("migrate", "repair"); r.code != 0 || !strings.Contains(r.stdout, "accepted 0002_add_email") {
@@ -134,6 +134,7 @@ func TestUsageErrors(t *testing.T) {
 		{"migrate", "create"},
 		{"migrate", "status", "extra"},
 		{"version", "--log-level", "loud"},
+		{"migrate", "up", "--lock-timeout", "0s", "--database-url", "sqlite://:memory:"},
 	} {
 		r := kitctl(t, args)
 		if r.code != cli.ExitUsage {

@@ -4,11 +4,13 @@ go 1.26.0
 
 require (
 	github.com/spf13/cobra v1.10.2
+	github.com/stackkit/stackkit/internal/testenv v0.0.0
 	github.com/stackkit/stackkit/kit/db v0.0.0
 	github.com/stackkit/stackkit/kit/db/mysql v0.0.0
 	github.com/stackkit/stackkit/kit/db/postgres v0.0.0
 	github.com/stackkit/stackkit/kit/db/sqlite v0.0.0
 	github.com/stackkit/stackkit/kit/registry v0.0.0
+	github.com/uptrace/bun v1.3.0
 )
 
 require (
@@ -32,7 +34,6 @@ require (
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/tmthrgd/go-hex v0.0.0-20190904060850-447a3041c3bc // indirect
-	github.com/uptrace/bun v1.3.0 // indirect
 	github.com/uptrace/bun/dialect/mysqldialect v1.3.0 // indirect
 	github.com/uptrace/bun/dialect/pgdialect v1.3.0 // indirect
 	github.com/uptrace/bun/dialect/sqlitedialect v1.3.0 // indirect

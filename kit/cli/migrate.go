@@ -51,6 +51,15 @@ that waits for other migrators, so every replica of a deployment may run "migrat
 	return cmd
 }
 
+// onDB names the (redacted) database in a migration error, so a message from one of many
+// environments says which database it was about.
+func (f *migrateFlags) onDB(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w (database %s)", err, registry.Redact(f.url()))
+}
+
 func (f *migrateFlags) url() string {
 	if f.databaseURL != "" {
 		return f.databaseURL
@@ -85,6 +94,9 @@ func (a *app) migrator(cmd *cobra.Command, f *migrateFlags) (m *migrate.Migrator
 	logger, err := a.logger(cmd.ErrOrStderr())
 	if err != nil {
 		return nil, nil, err
+	}
+	if f.lockTimeout <= 0 {
+		return nil, nil, usagef("--lock-timeout must be positive, got %s", f.lockTimeout)
 	}
 	fsys, _, err := a.source(f)
 	if err != nil {
@@ -213,7 +225,7 @@ func (a *app) run(cmd *cobra.Command, f *migrateFlags, target migrate.Target, dr
 	if dryRun {
 		steps, err := m.Plan(cmd.Context(), target)
 		if err != nil {
-			return err
+			return f.onDB(err)
 		}
 		if len(steps) == 0 {
 			fmt.Fprintf(out, "nothing to %s (%s)\n", verb, registry.Redact(f.url()))
@@ -230,7 +242,7 @@ func (a *app) run(cmd *cobra.Command, f *migrateFlags, target migrate.Target, dr
 		fmt.Fprintf(out, "%-4s %s (%s)\n", s.Direction, s.Migration.ID(), s.Duration.Truncate(time.Microsecond))
 	}
 	if err != nil {
-		return err
+		return f.onDB(err)
 	}
 	if len(steps) == 0 {
 		fmt.Fprintf(out, "nothing to %s (%s)\n", verb, registry.Redact(f.url()))
@@ -252,7 +264,7 @@ func (a *app) migrateStatus(f *migrateFlags) *cobra.Command {
 			defer closeDB()
 			sts, err := m.Status(cmd.Context())
 			if err != nil {
-				return err
+				return f.onDB(err)
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -293,12 +305,12 @@ func (a *app) migrateCheck(f *migrateFlags) *cobra.Command {
 			defer closeDB()
 			err = m.Check(cmd.Context())
 			if errors.Is(err, migrate.ErrPending) {
-				return exitError{code: ExitPending, err: err}
+				return exitError{code: ExitPending, err: f.onDB(err)}
 			}
 			if err == nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "up to date (%s)\n", registry.Redact(f.url()))
 			}
-			return err
+			return f.onDB(err)
 		},
 	}
 }
@@ -341,7 +353,7 @@ func (a *app) migrateRepair(f *migrateFlags) *cobra.Command {
 			if err == nil && len(repaired) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "nothing to repair")
 			}
-			return err
+			return f.onDB(err)
 		},
 	}
 }

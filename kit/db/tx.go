@@ -55,18 +55,19 @@ func innermost(ctx context.Context) *txState {
 	return st
 }
 
-// active returns the unfinished transaction level of d that ctx carries, if any.
+// active returns the unfinished transaction level of d that ctx carries, if any. A context kept
+// from a savepoint that has ended stands for the enclosing level that is still open.
 func active(ctx context.Context, d *bun.DB) *txState {
 	st, _ := ctx.Value(txKey{d}).(*txState)
-	if st == nil {
-		return nil
+	for ; st != nil; st = st.parent {
+		st.mu.Lock()
+		done := st.done
+		st.mu.Unlock()
+		if !done {
+			return st
+		}
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.done {
-		return nil // a context kept past the end of its InTx
-	}
-	return st
+	return nil
 }
 
 // Current returns the transaction of d that ctx is running in, and whether there is one.
@@ -87,7 +88,7 @@ func From(ctx context.Context, d *bun.DB) bun.IDB {
 }
 
 // InTx runs fn in a transaction on d and commits if fn returns nil, or rolls back if it returns
-// an error or panics (the panic is re-raised after the rollback).
+// an error, panics or exits its goroutine (t.Fatal); a panic is re-raised after the rollback.
 //
 // Called with a ctx that is already inside a transaction of d, InTx makes a savepoint instead:
 // an error from fn rolls back to the savepoint only, and the outer transaction continues.
@@ -96,6 +97,18 @@ func From(ctx context.Context, d *bun.DB) bun.IDB {
 // order, with ctx. All of them run; if any fail, InTx returns their errors joined and wrapped in
 // [ErrAfterCommit] (the transaction is committed all the same).
 func InTx(ctx context.Context, d *bun.DB, fn func(ctx context.Context, tx bun.Tx) error, opts ...TxOption) error {
+	return inTx(ctx, d, d.BeginTx, fn, opts)
+}
+
+// InTxOn is [InTx] on a connection taken from d's pool, for work that must stay on one session
+// (session-level locks, temporary tables, SET commands). The transaction is d's as far as
+// [OnCommit], [From] and nested InTx calls are concerned.
+func InTxOn(ctx context.Context, d *bun.DB, conn bun.Conn, fn func(ctx context.Context, tx bun.Tx) error, opts ...TxOption) error {
+	return inTx(ctx, d, conn.BeginTx, fn, opts)
+}
+
+func inTx(ctx context.Context, d *bun.DB, begin func(context.Context, *sql.TxOptions) (bun.Tx, error),
+	fn func(ctx context.Context, tx bun.Tx) error, opts []TxOption) error {
 	if parent := active(ctx, d); parent != nil {
 		if len(opts) > 0 {
 			return ErrNestedTxOptions
@@ -106,7 +119,7 @@ func InTx(ctx context.Context, d *bun.DB, fn func(ctx context.Context, tx bun.Tx
 	for _, o := range opts {
 		o(&txOpts)
 	}
-	tx, err := d.BeginTx(ctx, &txOpts)
+	tx, err := begin(ctx, &txOpts)
 	if err != nil {
 		return fmt.Errorf("db: begin transaction: %w", err)
 	}
@@ -152,16 +165,24 @@ func savepoint(ctx context.Context, parent *txState, fn func(ctx context.Context
 	return nil
 }
 
-// run calls fn and rolls st back if fn fails or panics.
+// run calls fn and rolls st back unless fn returns nil: on an error, a panic (re-raised), or
+// runtime.Goexit (t.Fatal in a test), which recover does not see.
 func run(ctx context.Context, st *txState, fn func(ctx context.Context, tx bun.Tx) error) (err error) {
+	returned := false
 	defer func() {
-		if p := recover(); p != nil {
-			_ = st.tx.Rollback()
-			st.finish(false)
+		if returned {
+			return
+		}
+		p := recover()
+		_ = st.tx.Rollback()
+		st.finish(false)
+		if p != nil {
 			panic(p)
 		}
 	}()
-	if err = fn(ctx, st.tx); err != nil {
+	err = fn(ctx, st.tx)
+	returned = true
+	if err != nil {
 		if rbErr := st.tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			err = fmt.Errorf("%w (and rollback failed: %w)", err, rbErr)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/stackkit/stackkit/kit/db"
 	"github.com/stackkit/stackkit/kit/db/migrate"
 	"github.com/uptrace/bun"
 )
@@ -63,6 +64,15 @@ func AssertAppliedOnce(t testing.TB, d bun.IDB, n int) {
 	if recorded != n {
 		t.Errorf("history table has %d records, want %d", recorded, n)
 	}
+}
+
+// newMigratorOrErr is for goroutines, where t.Fatal must not be called; New cannot fail here.
+func newMigratorOrErr(d *bun.DB, opts ...migrate.Option) *migrate.Migrator {
+	m, err := migrate.New(d, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
 
 func newMigrator(t testing.TB, d *bun.DB, opts ...migrate.Option) *migrate.Migrator {
@@ -310,8 +320,9 @@ func testMigrate(t *testing.T, adminURL string) {
 			return nil
 		}, nil, migrate.NoTransaction())
 		done := make(chan error, 1)
+		holding := newMigrator(t, holder, migrate.WithMigrations(block))
 		go func() {
-			_, err := newMigrator(t, holder, migrate.WithMigrations(block)).Up(ctx)
+			_, err := holding.Up(ctx)
 			done <- err
 		}()
 		select {
@@ -330,6 +341,76 @@ func testMigrate(t *testing.T, adminURL string) {
 		}
 		if err := <-done; err != nil {
 			t.Fatalf("lock holder: %v", err)
+		}
+	})
+
+	t.Run("LockWaitCancelled", func(t *testing.T) {
+		dbURL := NewDatabase(t, adminURL)
+		entered, release := make(chan struct{}), make(chan struct{})
+		block := migrate.Go(1, "block", func(context.Context, bun.IDB) error { close(entered); <-release; return nil }, nil, migrate.NoTransaction())
+		holding := newMigrator(t, Open(t, dbURL), migrate.WithMigrations(block))
+		done := make(chan error, 1)
+		go func() { _, err := holding.Up(ctx); done <- err }()
+		<-entered
+		wctx, cancel := context.WithCancel(ctx)
+		waitErr := make(chan error, 1)
+		go func() {
+			_, err := newMigratorOrErr(Open(t, dbURL), migrate.WithMigrations(block)).Up(wctx)
+			waitErr <- err
+		}()
+		cancel() // the waiter must give up promptly, not sit out the 15-minute lock timeout
+		select {
+		case err := <-waitErr:
+			if err == nil {
+				t.Error("a cancelled waiter reported success")
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("a cancelled waiter kept waiting for the lock")
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("SingleConnectionPool", func(t *testing.T) {
+		dbURL := NewDatabase(t, adminURL)
+		if !strings.Contains(dbURL, ":memory:") {
+			dbURL = withQuery(dbURL, "max_open_conns=1")
+		}
+		d := Open(t, dbURL)
+		uctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		// A no-transaction file and a transactional one, on a pool of one connection: the run
+		// must not wait for a second connection.
+		fsys := Files(2)
+		fsys["0003_notx.up.sql"] = &fstest.MapFile{Data: []byte("-- kit:no-transaction\nINSERT INTO runs (version) VALUES (3);\n")}
+		if _, err := newMigrator(t, d, migrate.WithFS(fsys)).Up(uctx); err != nil {
+			t.Fatalf("up on a one-connection pool: %v", err)
+		}
+		AssertAppliedOnce(t, d, 3)
+	})
+
+	t.Run("GoMigrationJoinsKitTransaction", func(t *testing.T) {
+		d := Open(t, NewDatabase(t, adminURL))
+		var committedSeen, inTx bool
+		goMigration := migrate.Go(2, "with_hook", func(ctx context.Context, idb bun.IDB) error {
+			_, inTx = db.Current(ctx, d)
+			if _, err := idb.ExecContext(ctx, "INSERT INTO runs (version) VALUES (2)"); err != nil {
+				return err
+			}
+			return db.OnCommit(ctx, func(ctx context.Context) error {
+				// Runs after the migration's commit: its history record is visible from the pool.
+				n, err := d.NewSelect().Table(migrate.DefaultTable).Where("version = 2").Count(ctx)
+				committedSeen = err == nil && n == 1
+				return err
+			})
+		}, nil)
+		if _, err := newMigrator(t, d, migrate.WithFS(Files(1)), migrate.WithMigrations(goMigration)).Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !inTx || !committedSeen {
+			t.Errorf("Go migration in a kit/db transaction: %v; on-commit callback saw the commit: %v", inTx, committedSeen)
 		}
 	})
 

@@ -39,7 +39,10 @@ type Error struct {
 	Statement int    // 1-based index of the failing statement, 0 for a Go migration
 	Line      int    // line of the failing statement in File
 	SQL       string // the failing statement, shortened
-	Err       error
+	// EarlierCommitted is set on MySQL/MariaDB, whose DDL commits implicitly: statements before
+	// the failing one may stay applied, so the fixed migration must tolerate them.
+	EarlierCommitted bool
+	Err              error
 }
 
 func (e *Error) Error() string {
@@ -49,6 +52,9 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, " at %s:%d (statement %d: %s)", e.File, e.Line, e.Statement, e.SQL)
 	}
 	fmt.Fprintf(&b, ": %v", e.Err)
+	if e.EarlierCommitted {
+		fmt.Fprintf(&b, " (MySQL/MariaDB commit DDL implicitly: statements 1-%d may stay applied; make the fixed migration tolerate them)", e.Statement-1)
+	}
 	return b.String()
 }
 

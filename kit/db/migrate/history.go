@@ -19,8 +19,8 @@ type record struct {
 	DurationMS int64     `bun:"duration_ms,notnull"`
 }
 
-func (m *Migrator) createHistory(ctx context.Context) error {
-	_, err := m.db.NewCreateTable().Model((*record)(nil)).ModelTableExpr(m.table).IfNotExists().Exec(ctx)
+func (m *Migrator) createHistory(ctx context.Context, db bun.IDB) error {
+	_, err := db.NewCreateTable().Model((*record)(nil)).ModelTableExpr(m.table).IfNotExists().Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: create history table %s: %w", m.table, err)
 	}
@@ -28,14 +28,14 @@ func (m *Migrator) createHistory(ctx context.Context) error {
 }
 
 // history returns the applied migrations by version. A missing history table means none.
-func (m *Migrator) history(ctx context.Context) (map[int64]record, error) {
-	exists, err := m.historyExists(ctx)
+func (m *Migrator) history(ctx context.Context, db bun.IDB) (map[int64]record, error) {
+	exists, err := m.historyExists(ctx, db)
 	if err != nil || !exists {
 		return map[int64]record{}, err
 	}
 	var rows []record
 	// bun qualifies columns with the model's alias, "record".
-	if err := m.db.NewSelect().Model(&rows).ModelTableExpr(m.table + " AS record").Order("version").Scan(ctx); err != nil {
+	if err := db.NewSelect().Model(&rows).ModelTableExpr(m.table + " AS record").Order("version").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("migrate: read history table %s: %w", m.table, err)
 	}
 	out := make(map[int64]record, len(rows))
@@ -45,7 +45,7 @@ func (m *Migrator) history(ctx context.Context) (map[int64]record, error) {
 	return out, nil
 }
 
-func (m *Migrator) historyExists(ctx context.Context) (bool, error) {
+func (m *Migrator) historyExists(ctx context.Context, db bun.IDB) (bool, error) {
 	var q string
 	switch m.dialect {
 	case "pg": // resolved through search_path, as the unqualified table name is
@@ -56,7 +56,7 @@ func (m *Migrator) historyExists(ctx context.Context) (bool, error) {
 		q = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
 	}
 	var n int
-	if err := m.db.NewRaw(q, m.table).Scan(ctx, &n); err != nil {
+	if err := db.NewRaw(q, m.table).Scan(ctx, &n); err != nil {
 		return false, fmt.Errorf("migrate: look for history table %s: %w", m.table, err)
 	}
 	return n > 0, nil

@@ -21,6 +21,9 @@ package migrate
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -30,6 +33,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/stackkit/stackkit/kit/db"
 	"github.com/uptrace/bun"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -56,6 +60,19 @@ const (
 	Up Direction = iota
 	Down
 )
+
+// verb is the log message for a step in this direction, underway or done.
+func (d Direction) verb(done bool) string {
+	switch {
+	case d == Up && done:
+		return "applied"
+	case d == Up:
+		return "applying"
+	case done:
+		return "rolled back"
+	}
+	return "rolling back"
+}
 
 func (d Direction) String() string {
 	if d == Down {
@@ -183,7 +200,7 @@ type Status struct {
 
 // Status compares the source with the history table. It takes no lock and changes nothing.
 func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
-	hist, err := m.history(ctx)
+	hist, err := m.history(ctx, m.db)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +259,7 @@ type Step struct {
 // Plan returns what [Migrator.Migrate] would do for t, without doing it and without the lock.
 // It reports drift, missing migrations and out-of-order pending ones as Migrate would.
 func (m *Migrator) Plan(ctx context.Context, t Target) ([]Step, error) {
-	hist, err := m.history(ctx)
+	hist, err := m.history(ctx, m.db)
 	if err != nil {
 		return nil, err
 	}
@@ -334,42 +351,115 @@ func (m *Migrator) Down(ctx context.Context, n int) ([]Step, error) {
 // transaction with its history record. It stops at the first failure, returning the steps
 // completed before it and an [*Error] naming the migration and statement; nothing is marked
 // dirty, so running again after a fix continues from there.
+//
+// The whole run uses one connection, which holds the lock: it needs no second connection from
+// the pool (so max_open_conns=1 works), and session settings made by a no-transaction migration
+// reach its later statements. A Go migration must use the db it is given, not the *bun.DB.
 func (m *Migrator) Migrate(ctx context.Context, t Target) ([]Step, error) {
-	unlock, err := m.lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if err := m.createHistory(ctx); err != nil {
-		return nil, err
-	}
-	// Read the history under the lock: another replica may just have applied everything.
-	hist, err := m.history(ctx)
-	if err != nil {
-		return nil, err
-	}
-	steps, err := m.plan(hist, t)
-	if err != nil {
-		return nil, err
-	}
-	done := make([]Step, 0, len(steps))
-	for _, st := range steps {
-		m.logger.InfoContext(ctx, "migrate: "+map[Direction]string{Up: "applying", Down: "rolling back"}[st.Direction],
-			"migration", st.Migration.ID())
-		started := time.Now()
-		if err := m.run(ctx, st.Migration, st.Direction); err != nil {
-			return done, err
+	var steps []Step
+	err := m.locked(ctx, func(conn bun.Conn) error {
+		if err := m.createHistory(ctx, conn); err != nil {
+			return err
 		}
-		st.Duration = time.Since(started)
-		m.logger.InfoContext(ctx, "migrate: "+map[Direction]string{Up: "applied", Down: "rolled back"}[st.Direction],
-			"migration", st.Migration.ID(), "duration", st.Duration)
-		done = append(done, st)
+		// Read the history under the lock: another replica may just have applied everything.
+		hist, err := m.history(ctx, conn)
+		if err != nil {
+			return err
+		}
+		planned, err := m.plan(hist, t)
+		if err != nil {
+			return err
+		}
+		for _, st := range planned {
+			m.logger.InfoContext(ctx, "migrate: "+st.Direction.verb(false), "migration", st.Migration.ID())
+			started := time.Now()
+			if err := m.run(ctx, conn, st.Migration, st.Direction); err != nil {
+				return err
+			}
+			st.Duration = time.Since(started)
+			m.logger.InfoContext(ctx, "migrate: "+st.Direction.verb(true), "migration", st.Migration.ID(), "duration", st.Duration)
+			steps = append(steps, st)
+		}
+		return nil
+	})
+	return steps, err
+}
+
+// locked runs fn on a connection of its own while the migration lock is held.
+//
+// The lock lives on a second, idle connection when the pool allows two: an idle session ends as
+// soon as its client dies, whereas PostgreSQL keeps running (and keeps the locks of) a statement
+// whose client was killed until it next checks the socket. With max_open_conns=1 both share the
+// one connection. On PostgreSQL 14+ the work session also checks for a vanished client every 2s,
+// so a killed migrator's statement is cancelled rather than left running.
+func (m *Migrator) locked(ctx context.Context, fn func(conn bun.Conn) error) (err error) {
+	work, err := m.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: connect: %w", err)
 	}
-	return done, nil
+	defer release(work, &err)
+	lockConn := work
+	if m.dialect != "sqlite" && m.db.Stats().MaxOpenConnections != 1 {
+		if lockConn, err = m.db.Conn(ctx); err != nil {
+			return fmt.Errorf("migrate: connect: %w", err)
+		}
+		defer release(lockConn, &err)
+	}
+	unlock, err := m.lock(ctx, lockConn.Conn)
+	if err != nil {
+		return err
+	}
+	if m.dialect == "pg" {
+		// Best effort: the setting does not exist before PostgreSQL 14.
+		_, _ = work.Conn.ExecContext(ctx, "SELECT set_config('client_connection_check_interval', '2s', false) WHERE current_setting('server_version_num')::int >= 140000")
+	}
+	err = fn(work)
+	if m.dialect == "pg" {
+		if _, rerr := work.Conn.ExecContext(context.WithoutCancel(ctx), "SELECT set_config('client_connection_check_interval', '0', false) WHERE current_setting('server_version_num')::int >= 140000"); rerr != nil {
+			err = errors.Join(err, errBadSession)
+		}
+	}
+	if uerr := unlock(); uerr != nil {
+		m.logger.WarnContext(ctx, "migrate: unlock failed; the lock goes with the connection", "error", uerr)
+		return errors.Join(err, errBadSession)
+	}
+	return err
+}
+
+// errBadSession marks a connection whose session state is unknown; release discards it and
+// leaves it out of the error returned to the caller.
+var errBadSession = errors.New("session state unknown")
+
+// release returns conn to the pool, or discards it when *err says its session state is unknown
+// (a half-taken lock, a failed unlock or reset, a cancelled statement).
+func release(conn bun.Conn, err *error) {
+	if *err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		if errors.Is(*err, errBadSession) {
+			*err = stripBadSession(*err)
+		}
+	}
+	_ = conn.Close()
+}
+
+func stripBadSession(err error) error {
+	if errors.Is(err, errBadSession) {
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			var rest []error
+			for _, e := range joined.Unwrap() {
+				if !errors.Is(e, errBadSession) {
+					rest = append(rest, e)
+				}
+			}
+			return errors.Join(rest...)
+		}
+		return nil
+	}
+	return err
 }
 
 // run performs one migration step and records it in the history table.
-func (m *Migrator) run(ctx context.Context, mg *Migration, dir Direction) (err error) {
+func (m *Migrator) run(ctx context.Context, conn bun.Conn, mg *Migration, dir Direction) (err error) {
 	ctx, span := m.tracer.Start(ctx, "migrate "+dir.String()+" "+mg.ID(), trace.WithAttributes(
 		attribute.Int64("db.migration.version", mg.Version), attribute.String("db.migration.name", mg.Name)))
 	defer func() {
@@ -388,12 +478,13 @@ func (m *Migrator) run(ctx context.Context, mg *Migration, dir Direction) (err e
 	}
 	noTx := mg.noTx || (dir == Up && mg.upNoTx) || (dir == Down && mg.downNoTx)
 	if noTx {
-		if err := m.body(ctx, m.db, mg, dir); err != nil {
+		if err := m.body(ctx, conn, mg, dir); err != nil {
 			return err
 		}
-		return record(ctx, m.db)
+		return record(ctx, conn)
 	}
-	return m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	// A kit/db transaction, so db.OnCommit and db.From work inside Go migrations.
+	return db.InTxOn(ctx, m.db, conn, func(ctx context.Context, tx bun.Tx) error {
 		if err := m.body(ctx, tx, mg, dir); err != nil {
 			return err
 		}
@@ -401,14 +492,14 @@ func (m *Migrator) run(ctx context.Context, mg *Migration, dir Direction) (err e
 	})
 }
 
-// body runs the migration's own statements or Go function on db (a transaction or the database).
-func (m *Migrator) body(ctx context.Context, db bun.IDB, mg *Migration, dir Direction) error {
+// body runs the migration's own statements or Go function on idb: a transaction or the connection.
+func (m *Migrator) body(ctx context.Context, idb bun.IDB, mg *Migration, dir Direction) error {
 	if mg.IsGo() {
 		fn := mg.up
 		if dir == Down {
 			fn = mg.down
 		}
-		if err := fn(ctx, db); err != nil {
+		if err := fn(ctx, idb); err != nil {
 			return &Error{Migration: mg, Direction: dir, Err: err}
 		}
 		return nil
@@ -419,13 +510,20 @@ func (m *Migrator) body(ctx context.Context, db bun.IDB, mg *Migration, dir Dire
 	}
 	// Statements go to database/sql directly: bun's formatter would treat "?" in the SQL (a JSONB
 	// operator in PostgreSQL, say) as a placeholder.
-	exec := m.db.DB.ExecContext
-	if tx, ok := db.(bun.Tx); ok {
-		exec = tx.Tx.ExecContext
+	var exec func(context.Context, string, ...any) (sql.Result, error)
+	switch x := idb.(type) {
+	case bun.Tx:
+		exec = x.Tx.ExecContext
+	case bun.Conn:
+		exec = x.Conn.ExecContext
+	default:
+		return fmt.Errorf("migrate: cannot run statements on %T", idb)
 	}
 	for i, s := range stmts {
 		if _, err := exec(ctx, s.SQL); err != nil {
-			return &Error{Migration: mg, Direction: dir, File: file, Statement: i + 1, Line: s.Line, SQL: shorten(s.SQL), Err: err}
+			e := &Error{Migration: mg, Direction: dir, File: file, Statement: i + 1, Line: s.Line, SQL: shorten(s.SQL), Err: err}
+			e.EarlierCommitted = m.dialect == "mysql" && i > 0
+			return e
 		}
 	}
 	return nil
@@ -453,28 +551,26 @@ func (m *Migrator) Check(ctx context.Context) error {
 // changed. It does not re-run anything. Use it after deciding that an edit to an applied file
 // (a comment, a formatting fix) needs no schema change.
 func (m *Migrator) Repair(ctx context.Context) ([]*Migration, error) {
-	unlock, err := m.lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	hist, err := m.history(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var repaired []*Migration
-	for _, st := range m.status(hist) {
-		if st.State != StateDrift {
-			continue
-		}
-		_, err := m.db.NewUpdate().Table(m.table).
-			Set("checksum = ?", st.Migration.checksum).Set("name = ?", st.Migration.Name).
-			Where("version = ?", st.Version).Exec(ctx)
+	err := m.locked(ctx, func(conn bun.Conn) error {
+		hist, err := m.history(ctx, conn)
 		if err != nil {
-			return repaired, fmt.Errorf("migrate: repair %s: %w", st.Migration.ID(), err)
+			return err
 		}
-		m.logger.InfoContext(ctx, "migrate: accepted changed migration", "migration", st.Migration.ID())
-		repaired = append(repaired, st.Migration)
-	}
-	return repaired, nil
+		for _, st := range m.status(hist) {
+			if st.State != StateDrift {
+				continue
+			}
+			_, err := conn.NewUpdate().Table(m.table).
+				Set("checksum = ?", st.Migration.checksum).Set("name = ?", st.Migration.Name).
+				Where("version = ?", st.Version).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("migrate: repair %s: %w", st.Migration.ID(), err)
+			}
+			m.logger.InfoContext(ctx, "migrate: accepted changed migration", "migration", st.Migration.ID())
+			repaired = append(repaired, st.Migration)
+		}
+		return nil
+	})
+	return repaired, err
 }

@@ -17,12 +17,14 @@
 // immediate, exclusive), mode (rwc, rw, ro).
 //
 // An in-memory database lives in its one connection: the pool is fixed at one connection that is
-// never closed, so max_open_conns and the connection lifetimes cannot be set for it.
+// never closed, so the pool options cannot be set for it.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -36,6 +38,47 @@ import (
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
+
+// connector opens connections with modernc's driver, retrying while the database is busy.
+// Setting up a connection runs the pragmas, and switching a new file to WAL takes an exclusive
+// lock that can fail with SQLITE_BUSY without consulting the busy handler when several
+// processes open the same new database at once.
+type connector struct {
+	dsn  string
+	busy time.Duration
+}
+
+// registered is the driver modernc.org/sqlite registers as "sqlite": functions, collations and
+// hooks registered with that package apply to its connections.
+var registered = func() driver.Driver {
+	d, _ := sql.Open("sqlite", "") // does not connect
+	defer d.Close()
+	return d.Driver()
+}()
+
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	deadline := time.Now().Add(c.busy)
+	wait := 5 * time.Millisecond
+	for {
+		conn, err := registered.Open(c.dsn)
+		var coded interface{ Code() int }
+		if err == nil || !errors.As(err, &coded) || coded.Code()&0xff != sqliteBusy || time.Now().After(deadline) {
+			return conn, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
+
+func (c *connector) Driver() driver.Driver { return registered }
+
+const sqliteBusy = 5 // SQLITE_BUSY; extended codes keep it in the low byte
 
 func init() {
 	db.Register("sqlite", open)
@@ -52,7 +95,7 @@ func open(_ context.Context, u *url.URL, opts *registry.Options) (*db.Driver, er
 	path := u.Host + u.Path
 	memory := path == ":memory:"
 	if memory {
-		for _, name := range []string{"max_open_conns", "conn_max_lifetime", "conn_max_idle_time"} {
+		for _, name := range []string{"max_open_conns", "max_idle_conns", "conn_max_lifetime", "conn_max_idle_time"} {
 			if opts.Has(name) {
 				return nil, fmt.Errorf("option %q cannot be set for sqlite://:memory:, which lives in a single connection", name)
 			}
@@ -86,10 +129,7 @@ func open(_ context.Context, u *url.URL, opts *registry.Options) (*db.Driver, er
 	if memory {
 		dsn = ":memory:?" + q.Encode()
 	}
-	sqldb, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
+	sqldb := sql.OpenDB(&connector{dsn: dsn, busy: busy})
 	if memory {
 		sqldb.SetMaxOpenConns(1)
 		sqldb.SetMaxIdleConns(1)

@@ -31,11 +31,11 @@ func TestURLForms(t *testing.T) {
 		}
 		var journal string
 		var busy, fk int
-		if err := d.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal); err != nil {
-			t.Fatal(err)
+		for pragma, dest := range map[string]any{"journal_mode": &journal, "busy_timeout": &busy, "foreign_keys": &fk} {
+			if err := d.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(dest); err != nil {
+				t.Fatalf("PRAGMA %s: %v", pragma, err)
+			}
 		}
-		_ = d.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy)
-		_ = d.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk)
 		if journal != "wal" || busy != 5000 || fk != 1 {
 			t.Errorf("%s: journal_mode=%s busy_timeout=%d foreign_keys=%d, want wal 5000 1", tc.url, journal, busy, fk)
 		}
@@ -67,9 +67,11 @@ func TestMemory(t *testing.T) {
 	if err := other.QueryRowContext(ctx, "SELECT count(*) FROM m").Scan(&n); err == nil {
 		t.Error("two :memory: handles share a database")
 	}
-	_, err := db.Open(ctx, "sqlite://:memory:?max_open_conns=4")
-	if err == nil || !strings.Contains(err.Error(), "max_open_conns") {
-		t.Errorf("max_open_conns on :memory: = %v, want an error naming it", err)
+	for _, opt := range []string{"max_open_conns=4", "max_idle_conns=0", "conn_max_lifetime=1m"} {
+		name, _, _ := strings.Cut(opt, "=")
+		if _, err := db.Open(ctx, "sqlite://:memory:?"+opt); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s on :memory: = %v, want an error naming it", opt, err)
+		}
 	}
 }
 
@@ -79,10 +81,11 @@ func TestOptions(t *testing.T) {
 	d := dbtest.Open(t, "sqlite://"+path+"?journal_mode=delete&foreign_keys=false&busy_timeout=250ms&synchronous=full")
 	var journal string
 	var busy, fk, sync int
-	_ = d.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal)
-	_ = d.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy)
-	_ = d.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk)
-	_ = d.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync)
+	for pragma, dest := range map[string]any{"journal_mode": &journal, "busy_timeout": &busy, "foreign_keys": &fk, "synchronous": &sync} {
+		if err := d.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(dest); err != nil {
+			t.Fatalf("PRAGMA %s: %v", pragma, err)
+		}
+	}
 	if journal != "delete" || busy != 250 || fk != 0 || sync != 2 {
 		t.Errorf("journal_mode=%s busy_timeout=%d foreign_keys=%d synchronous=%d, want delete 250 0 2", journal, busy, fk, sync)
 	}
