@@ -174,7 +174,7 @@ start_memcached() {
   if [[ $(id -u) == 0 ]]; then
     if id memcache >/dev/null 2>&1; then as=(-u memcache); else as=(-u nobody); fi
   fi
-  launch memcached memcached "${as[@]}" -l 127.0.0.1 -p 11211 -U 0 -m 64
+  launch memcached memcached "${as[@]}" -l 127.0.0.1 -p 11211 -U 0 -m 64 -I 2m  # -I: items up to 2 MiB (the conformance suite stores 1 MiB values)
 }
 
 # S3 requests are signed (curl >= 7.75), so readiness also proves the credentials.

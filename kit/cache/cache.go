@@ -226,9 +226,14 @@ func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // key validates k and returns the full key the backend stores. Keys are never changed to fit:
 // a bad key is an error naming what is wrong.
-func (c *Cache) key(k string) (string, error) {
+func (c *Cache) key(ctx context.Context, k string) (string, error) {
 	if c.closed.Load() {
 		return "", ErrClosed
+	}
+	// A cancelled call does nothing, on every backend alike: code tested against memory:// must
+	// behave as it will on redis://.
+	if err := ctx.Err(); err != nil {
+		return "", err
 	}
 	if k == "" {
 		return "", fmt.Errorf("%w: empty key", ErrInvalidKey)
@@ -278,7 +283,7 @@ func (c *Cache) resolveTTL(ttl time.Duration) (time.Duration, error) {
 // Get returns the value stored at key, or ErrNotFound. For memory:// the returned bytes are the
 // cache's own: do not modify them.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
-	k, err := c.key(key)
+	k, err := c.key(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +306,7 @@ func (c *Cache) GetMany(ctx context.Context, keys ...string) (map[string][]byte,
 		back = make(map[string]string, len(keys))
 	}
 	for i, key := range keys {
-		k, err := c.key(key)
+		k, err := c.key(ctx, key)
 		if err != nil {
 			return nil, err
 		}
@@ -332,7 +337,7 @@ func (c *Cache) GetMany(ctx context.Context, keys ...string) (map[string][]byte,
 
 // Set stores value at key for ttl (DefaultTTL, NoExpiry or a positive duration).
 func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	k, err := c.key(key)
+	k, err := c.key(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -356,7 +361,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 	}
 	list := make([]Item, 0, len(items))
 	for _, key := range keysOf(items) {
-		k, err := c.key(key)
+		k, err := c.key(ctx, key)
 		if err != nil {
 			return err
 		}
@@ -392,7 +397,7 @@ func (c *Cache) Replace(ctx context.Context, key string, value []byte, ttl time.
 
 func (c *Cache) conditional(ctx context.Context, o opName, key string, value []byte, ttl time.Duration,
 	fn func(context.Context, string, []byte, time.Duration) (bool, error)) (bool, error) {
-	k, err := c.key(key)
+	k, err := c.key(ctx, key)
 	if err != nil {
 		return false, err
 	}
@@ -409,7 +414,7 @@ func (c *Cache) conditional(ctx context.Context, o opName, key string, value []b
 
 // Delete removes key and reports whether it existed.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
-	k, err := c.key(key)
+	k, err := c.key(ctx, key)
 	if err != nil {
 		return false, err
 	}
@@ -424,7 +429,7 @@ func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
 func (c *Cache) DeleteMany(ctx context.Context, keys ...string) (int, error) {
 	full := make([]string, 0, len(keys))
 	for _, key := range keys {
-		k, err := c.key(key)
+		k, err := c.key(ctx, key)
 		if err != nil {
 			return 0, err
 		}
@@ -445,7 +450,7 @@ func (c *Cache) DeleteMany(ctx context.Context, keys ...string) (int, error) {
 // backends whose Capabilities say so (Redis, Memcached, databases). Not subject to fail-open: a
 // counter that silently does nothing would lie.
 func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error) {
-	k, err := c.key(key)
+	k, err := c.key(ctx, key)
 	if err != nil {
 		return 0, err
 	}
@@ -462,7 +467,7 @@ func (c *Cache) Decr(ctx context.Context, key string, delta int64) (int64, error
 
 // Touch sets a new TTL on key and reports whether it existed.
 func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	k, err := c.key(key)
+	k, err := c.key(ctx, key)
 	if err != nil {
 		return false, err
 	}
@@ -479,7 +484,7 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 
 // Has reports whether key is present.
 func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
-	k, err := c.key(key)
+	k, err := c.key(ctx, key)
 	if err != nil {
 		return false, err
 	}
@@ -496,7 +501,7 @@ func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
 // TTL returns key's remaining time to live, NoExpiry for an entry that never expires, or
 // ErrNotFound. Memcached cannot tell (ErrNotSupported).
 func (c *Cache) TTL(ctx context.Context, key string) (time.Duration, error) {
-	k, err := c.key(key)
+	k, err := c.key(ctx, key)
 	if err != nil {
 		return 0, err
 	}
@@ -519,6 +524,9 @@ func (c *Cache) TTL(ctx context.Context, key string) (time.Duration, error) {
 func (c *Cache) Clear(ctx context.Context) error {
 	if c.closed.Load() {
 		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	prefix := c.keyPrefix
 	if c.prefix != "" {

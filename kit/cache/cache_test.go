@@ -112,10 +112,10 @@ func (failing) Get(context.Context, string) ([]byte, error) {
 	return nil, errDown
 }
 func (failing) GetMany(context.Context, []string) (map[string][]byte, error) { return nil, errDown }
-func (failing) Set(context.Context, string, []byte, time.Duration) error    { return errDown }
-func (failing) Delete(context.Context, string) (bool, error)                { return false, errDown }
-func (failing) Incr(context.Context, string, int64) (int64, error)          { return 0, errDown }
-func (failing) Close() error                                                { return nil }
+func (failing) Set(context.Context, string, []byte, time.Duration) error     { return errDown }
+func (failing) Delete(context.Context, string) (bool, error)                 { return false, errDown }
+func (failing) Incr(context.Context, string, int64) (int64, error)           { return 0, errDown }
+func (failing) Close() error                                                 { return nil }
 
 // slow is a backend that does not answer.
 type slow struct{ failing }

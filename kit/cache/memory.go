@@ -243,7 +243,7 @@ func (dummy) Add(context.Context, string, []byte, time.Duration) (bool, error) {
 func (dummy) Replace(context.Context, string, []byte, time.Duration) (bool, error) {
 	return false, nil
 }
-func (dummy) Delete(context.Context, string) (bool, error)     { return false, nil }
+func (dummy) Delete(context.Context, string) (bool, error)      { return false, nil }
 func (dummy) DeleteMany(context.Context, []string) (int, error) { return 0, nil }
 func (dummy) Incr(context.Context, string, int64) (int64, error) {
 	return 0, ErrNotFound

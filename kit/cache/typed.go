@@ -23,7 +23,7 @@ type Codec[T any] interface {
 // JSONCodec is the default codec: readable in redis-cli, and by services in other languages.
 type JSONCodec[T any] struct{}
 
-func (JSONCodec[T]) Encode(v T) ([]byte, error)      { return json.Marshal(v) }
+func (JSONCodec[T]) Encode(v T) ([]byte, error)     { return json.Marshal(v) }
 func (JSONCodec[T]) Decode(data []byte, v *T) error { return json.Unmarshal(data, v) }
 
 // TypedOption configures a Typed cache.
@@ -210,7 +210,7 @@ func (t *Typed[T]) compute(ctx context.Context, key string, ttl time.Duration, l
 // loadLocked takes the backend lock for key and computes, or waits for the holder's value.
 // done is false when the lock could not be used at all and the caller should just compute.
 func (t *Typed[T]) loadLocked(ctx context.Context, locker Locker, key string, ttl time.Duration, loader func(context.Context) (T, error)) (v T, done bool, err error) {
-	full, err := t.c.key(key)
+	full, err := t.c.key(ctx, key)
 	if err != nil {
 		return v, true, err
 	}

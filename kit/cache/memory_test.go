@@ -1,0 +1,32 @@
+package cache_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stackkit/stackkit/kit/cache"
+	"github.com/stackkit/stackkit/kit/cache/cachetest"
+)
+
+// memory:// passes the conformance suite every backend passes.
+func TestMemoryConformance(t *testing.T) {
+	cachetest.Run(t, func(t *testing.T) *cache.Cache { return cachetest.Open(t, "memory://") })
+}
+
+func TestMemoryBoundedByEntries(t *testing.T) {
+	c := open(t, "memory://?max_entries=100")
+	for i := range 1000 {
+		if err := c.Set(ctx, fmt.Sprintf("k%d", i), []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for i := range 1000 {
+		if ok, _ := c.Has(ctx, fmt.Sprintf("k%d", i)); ok {
+			n++
+		}
+	}
+	if n > 110 { // otter evicts asynchronously in small batches
+		t.Errorf("%d of 1000 entries kept with max_entries=100", n)
+	}
+}
