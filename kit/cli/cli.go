@@ -92,18 +92,25 @@ func New(opts ...Option) *cobra.Command {
 	pf.StringVar(&a.logFormat, "log-format", envOr("KIT_LOG_FORMAT", "text"), "log format: text or json (env KIT_LOG_FORMAT)")
 	// Check the logging flags before any command runs, so a typo fails every command alike.
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { _, err := a.logger(io.Discard); return err }
-	root.AddCommand(a.migrateCommand(), a.versionCommand())
+	root.AddCommand(a.migrateCommand(), a.cacheCommand(), a.versionCommand())
 	return root
 }
 
-// MigrateCommand returns the "migrate" group alone, for a service that builds its own root.
-func MigrateCommand(opts ...Option) *cobra.Command {
+// newApp is the configuration shared by a command group used outside New's root, where the
+// root's --log-level and --log-format flags do not exist.
+func newApp(opts []Option) *app {
 	a := &app{name: "kitctl", logLevel: "info", logFormat: "text"}
 	for _, o := range opts {
 		o(a)
 	}
-	return a.migrateCommand()
+	return a
 }
+
+// MigrateCommand returns the "migrate" group alone, for a service that builds its own root.
+func MigrateCommand(opts ...Option) *cobra.Command { return newApp(opts).migrateCommand() }
+
+// CacheCommand returns the "cache" group alone, for a service that builds its own root.
+func CacheCommand(opts ...Option) *cobra.Command { return newApp(opts).cacheCommand() }
 
 // Main runs kitctl with the process's arguments and returns the exit code.
 func Main(opts ...Option) int { return Execute(New(opts...)) }

@@ -14,6 +14,13 @@ require (
 )
 
 require (
+	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c // indirect
+	github.com/maypok86/otter/v2 v2.4.0 // indirect
+	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+)
+
+require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
@@ -33,6 +40,10 @@ require (
 	github.com/puzpuzpuz/xsync/v3 v3.5.1 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
+	github.com/stackkit/stackkit/kit/cache v0.0.0
+	github.com/stackkit/stackkit/kit/cache/dbcache v0.0.0
+	github.com/stackkit/stackkit/kit/cache/memcached v0.0.0
+	github.com/stackkit/stackkit/kit/cache/redis v0.0.0
 	github.com/tmthrgd/go-hex v0.0.0-20190904060850-447a3041c3bc // indirect
 	github.com/uptrace/bun/dialect/mysqldialect v1.3.0 // indirect
 	github.com/uptrace/bun/dialect/pgdialect v1.3.0 // indirect
@@ -65,3 +76,11 @@ replace github.com/stackkit/stackkit/kit/db/sqlite => ../db/sqlite
 replace github.com/stackkit/stackkit/kit/registry => ../registry
 
 replace github.com/stackkit/stackkit/internal/testenv => ../../internal/testenv
+
+replace github.com/stackkit/stackkit/kit/cache => ../cache
+
+replace github.com/stackkit/stackkit/kit/cache/redis => ../cache/redis
+
+replace github.com/stackkit/stackkit/kit/cache/memcached => ../cache/memcached
+
+replace github.com/stackkit/stackkit/kit/cache/dbcache => ../cache/dbcache
