@@ -17,10 +17,12 @@ services:
 test: services
 	@scripts/test.sh
 
-## bench: the benchmarks, each beside the peer library it is measured against
+## bench: the benchmarks, each beside the peer library it is measured against, then the loopback
+## HTTP load test (bench/load.sh: wrk, installed from Debian's packages when missing)
 bench: services
 	@set -a; source .kit/test.env; set +a; \
-	cd bench && go test -run '^$$' -bench . -benchmem -count $${BENCH_COUNT:-10} -timeout 60m ./...
+	cd bench && go test -run '^$$' -bench . -benchmem -count $${BENCH_COUNT:-10} -timeout 60m ./... && \
+	./load.sh
 
 ## lint: gofmt, go vet and staticcheck over every module
 lint: $(BIN)/staticcheck
