@@ -88,8 +88,8 @@ type accessLogRequest struct {
 }
 
 func (h *accessLogHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, skip := h.cfg.skip[r.URL.Path]; skip {
-		h.next.ServeHTTP(w, r)
+	if _, skip := h.cfg.skip[r.URL.Path]; skip || !h.logger.Enabled(r.Context(), min(h.cfg.level, h.cfg.errorLevel)) {
+		h.next.ServeHTTP(w, r) // nothing would be logged: no clock, no state, no defer
 		return
 	}
 	req := accessLogRequest{start: time.Now()}

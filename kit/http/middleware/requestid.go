@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/textproto"
+	"unsafe"
 
 	"github.com/stackkit/stackkit/kit/http/internal/reqctx"
 )
@@ -76,7 +77,7 @@ func (h *requestIDHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if s.RequestID == "" {
-			s.RequestID = newRequestID()
+			s.RequestID = newRequestID(&s.IDBuf)
 		}
 	}
 	// The state's one-element array backs the header value, saving a []string per request.
@@ -101,8 +102,9 @@ func requestIDValid(id string) bool {
 
 const requestIDHexDigits = "0123456789abcdef"
 
-func newRequestID() string {
-	var b [32]byte
+// newRequestID writes 32 random hex digits into b, which lives in the request's State and is never
+// written again, and returns them as a string sharing b's memory: no allocation.
+func newRequestID(b *[32]byte) string {
 	for half := 0; half < 2; half++ {
 		v := rand.Uint64()
 		for i := 15; i >= 0; i-- {
@@ -110,5 +112,5 @@ func newRequestID() string {
 			v >>= 4
 		}
 	}
-	return string(b[:])
+	return unsafe.String(&b[0], len(b))
 }

@@ -7,9 +7,9 @@ package reqctx
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net"
 	"net/http"
+	"time"
 )
 
 // State is one request's shared record.
@@ -32,9 +32,28 @@ type State struct {
 	// ResponseWriter has been replaced by it.
 	Writer  ResponseWriter
 	Wrapped bool
+	// IDBuf holds a generated request ID's characters; RequestID then points into it.
+	IDBuf [32]byte
+
+	// The State is itself the request's context (it answers its own key and defers everything
+	// else to parent) and holds the request copy that carries it: one allocation per request
+	// instead of a State, a context value and a request.
+	parent context.Context
+	req    http.Request
 }
 
 type stateKey struct{}
+
+// Deadline, Done, Err and Value make *State the request's context.
+func (s *State) Deadline() (time.Time, bool) { return s.parent.Deadline() }
+func (s *State) Done() <-chan struct{}       { return s.parent.Done() }
+func (s *State) Err() error                  { return s.parent.Err() }
+func (s *State) Value(key any) any {
+	if key == (stateKey{}) {
+		return s
+	}
+	return s.parent.Value(key)
+}
 
 // From returns the request's State, or nil.
 func From(ctx context.Context) *State {
@@ -47,8 +66,9 @@ func From(ctx context.Context) *State {
 func Ensure(w http.ResponseWriter, r *http.Request) (*State, http.ResponseWriter, *http.Request) {
 	s := From(r.Context())
 	if s == nil {
-		s = &State{}
-		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, s))
+		s = &State{parent: r.Context()}
+		s.req = *r.WithContext(s) // the copy WithContext makes does not escape: it lands in s
+		r = &s.req
 	}
 	if !s.Wrapped {
 		s.Writer.Reset(w)
@@ -65,7 +85,7 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 		s.RequestID = id
 		return ctx
 	}
-	return context.WithValue(ctx, stateKey{}, &State{RequestID: id})
+	return &State{RequestID: id, parent: ctx}
 }
 
 // RequestID returns the request ID in ctx, or "".
@@ -135,6 +155,3 @@ func (rw *ResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (rw *ResponseWriter) Unwrap() http.ResponseWriter { return rw.w }
-
-// ErrNotWrapped is returned by helpers that need the recording writer when it is absent.
-var ErrNotWrapped = errors.New("kit/http: response writer not wrapped by the middleware")
