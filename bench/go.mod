@@ -14,12 +14,20 @@ require (
 )
 
 require (
+	github.com/dgraph-io/ristretto/v2 v2.4.2 // indirect
+	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
+	github.com/go-redis/cache/v9 v9.0.0 // indirect
+	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/maypok86/otter/v2 v2.4.0 // indirect
+	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
+	github.com/vmihailenco/go-tinylfu v0.2.2 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
@@ -38,6 +46,8 @@ require (
 	github.com/mfridman/interpolate v0.0.2 // indirect
 	github.com/puzpuzpuz/xsync/v3 v3.5.1 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
+	github.com/stackkit/stackkit/kit/cache v0.0.0
+	github.com/stackkit/stackkit/kit/cache/redis v0.0.0
 	github.com/stackkit/stackkit/kit/http v0.0.0
 	github.com/stackkit/stackkit/kit/registry v0.0.0 // indirect
 	github.com/tmthrgd/go-hex v0.0.0-20190904060850-447a3041c3bc // indirect
@@ -64,3 +74,7 @@ replace github.com/stackkit/stackkit/kit/registry => ../kit/registry
 replace github.com/stackkit/stackkit/internal/testenv => ../internal/testenv
 
 replace github.com/stackkit/stackkit/kit/http => ../kit/http
+
+replace github.com/stackkit/stackkit/kit/cache => ../kit/cache
+
+replace github.com/stackkit/stackkit/kit/cache/redis => ../kit/cache/redis
