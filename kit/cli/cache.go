@@ -128,4 +128,3 @@ the URL says flush_on_clear=true, which flushes the whole server (only for a ded
 	cmd.AddCommand(clear, stats, createTable)
 	return cmd
 }
-
