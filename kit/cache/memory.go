@@ -30,23 +30,15 @@ type memoryEntry struct {
 // forever stands for "never expires" in otter, which wants a duration.
 const forever = 100 * 365 * 24 * time.Hour
 
-// memoryExpiry gives each entry the TTL it was written with; reads leave it unchanged.
-type memoryExpiry struct{}
-
-func (memoryExpiry) ExpireAfterCreate(e otter.Entry[string, memoryEntry]) time.Duration {
-	return ttlOrForever(e.Value.ttl)
-}
-
-func (memoryExpiry) ExpireAfterUpdate(e otter.Entry[string, memoryEntry], _ memoryEntry) time.Duration {
+// memoryExpiry gives each entry the TTL it was written with (an Incr keeps the remaining one).
+// Reads leave expiry alone: otter's built-in "expire after writing" kind takes its fast read
+// path, which a custom ExpiryCalculator would not.
+var memoryExpiry = otter.ExpiryWritingFunc(func(e otter.Entry[string, memoryEntry]) time.Duration {
 	if e.Value.keepExpiry {
 		return e.ExpiresAfter()
 	}
 	return ttlOrForever(e.Value.ttl)
-}
-
-func (memoryExpiry) ExpireAfterRead(e otter.Entry[string, memoryEntry]) time.Duration {
-	return e.ExpiresAfter()
-}
+})
 
 func ttlOrForever(ttl time.Duration) time.Duration {
 	if ttl <= 0 {
@@ -71,7 +63,7 @@ func openMemory(_ context.Context, _ *url.URL, opts *registry.Options) (Driver, 
 	if maxEntries > 0 && maxBytes > 0 {
 		return nil, fmt.Errorf("memory: give max_entries or max_bytes, not both")
 	}
-	o := &otter.Options[string, memoryEntry]{ExpiryCalculator: memoryExpiry{}}
+	o := &otter.Options[string, memoryEntry]{ExpiryCalculator: memoryExpiry}
 	switch {
 	case maxEntries > 0:
 		o.MaximumSize = int(maxEntries)
