@@ -134,6 +134,19 @@ func parseVersion(s string) (int64, error) {
 	return v, nil
 }
 
+// upTarget is "up" to the --to version, or to the latest when --to is empty.
+func upTarget(to string) (migrate.Target, error) {
+	target := migrate.Target{Direction: migrate.Up, Version: migrate.Latest}
+	if to != "" {
+		v, err := parseVersion(to)
+		if err != nil {
+			return target, err
+		}
+		target.Version = v
+	}
+	return target, nil
+}
+
 func (a *app) migrateUp(f *migrateFlags) *cobra.Command {
 	var to string
 	var dryRun bool
@@ -142,13 +155,9 @@ func (a *app) migrateUp(f *migrateFlags) *cobra.Command {
 		Short: "Apply pending migrations (all, or up to --to)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			target := migrate.Target{Direction: migrate.Up, Version: migrate.Latest}
-			if to != "" {
-				v, err := parseVersion(to)
-				if err != nil {
-					return err
-				}
-				target.Version = v
+			target, err := upTarget(to)
+			if err != nil {
+				return err
 			}
 			return a.run(cmd, f, target, dryRun)
 		},
@@ -198,13 +207,9 @@ func (a *app) migratePlan(f *migrateFlags) *cobra.Command {
 		Short: "Print the migrations up would apply, without applying them (as up --dry-run)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			target := migrate.Target{Direction: migrate.Up, Version: migrate.Latest}
-			if to != "" {
-				v, err := parseVersion(to)
-				if err != nil {
-					return err
-				}
-				target.Version = v
+			target, err := upTarget(to)
+			if err != nil {
+				return err
 			}
 			return a.run(cmd, f, target, true)
 		},
