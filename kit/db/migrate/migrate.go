@@ -23,7 +23,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -397,65 +396,46 @@ func (m *Migrator) locked(ctx context.Context, fn func(conn bun.Conn) error) (er
 	if err != nil {
 		return fmt.Errorf("migrate: connect: %w", err)
 	}
-	defer release(work, &err)
+	// Connections go back to the pool only after a clean run: after a failure, a half-taken lock
+	// or a failed unlock or reset, their session state is unknown and they are discarded.
+	discard := true
+	defer func() { release(work, discard) }()
 	lockConn := work
 	if m.dialect != "sqlite" && m.db.Stats().MaxOpenConnections != 1 {
 		if lockConn, err = m.db.Conn(ctx); err != nil {
 			return fmt.Errorf("migrate: connect: %w", err)
 		}
-		defer release(lockConn, &err)
+		defer func() { release(lockConn, discard) }()
 	}
 	unlock, err := m.lock(ctx, lockConn.Conn)
 	if err != nil {
 		return err
 	}
+	const interval = "SELECT set_config('client_connection_check_interval', $1, false) WHERE current_setting('server_version_num')::int >= 140000"
 	if m.dialect == "pg" {
 		// Best effort: the setting does not exist before PostgreSQL 14.
-		_, _ = work.Conn.ExecContext(ctx, "SELECT set_config('client_connection_check_interval', '2s', false) WHERE current_setting('server_version_num')::int >= 140000")
+		_, _ = work.Conn.ExecContext(ctx, interval, "2s")
 	}
 	err = fn(work)
+	resetOK := true
 	if m.dialect == "pg" {
-		if _, rerr := work.Conn.ExecContext(context.WithoutCancel(ctx), "SELECT set_config('client_connection_check_interval', '0', false) WHERE current_setting('server_version_num')::int >= 140000"); rerr != nil {
-			err = errors.Join(err, errBadSession)
-		}
+		_, rerr := work.Conn.ExecContext(context.WithoutCancel(ctx), interval, "0")
+		resetOK = rerr == nil
 	}
 	if uerr := unlock(); uerr != nil {
 		m.logger.WarnContext(ctx, "migrate: unlock failed; the lock goes with the connection", "error", uerr)
-		return errors.Join(err, errBadSession)
+		return err
 	}
+	discard = err != nil || !resetOK
 	return err
 }
 
-// errBadSession marks a connection whose session state is unknown; release discards it and
-// leaves it out of the error returned to the caller.
-var errBadSession = errors.New("session state unknown")
-
-// release returns conn to the pool, or discards it when *err says its session state is unknown
-// (a half-taken lock, a failed unlock or reset, a cancelled statement).
-func release(conn bun.Conn, err *error) {
-	if *err != nil {
+// release returns conn to the pool, or discards it.
+func release(conn bun.Conn, discard bool) {
+	if discard {
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		if errors.Is(*err, errBadSession) {
-			*err = stripBadSession(*err)
-		}
 	}
 	_ = conn.Close()
-}
-
-func stripBadSession(err error) error {
-	if errors.Is(err, errBadSession) {
-		if joined, ok := err.(interface{ Unwrap() []error }); ok {
-			var rest []error
-			for _, e := range joined.Unwrap() {
-				if !errors.Is(e, errBadSession) {
-					rest = append(rest, e)
-				}
-			}
-			return errors.Join(rest...)
-		}
-		return nil
-	}
-	return err
 }
 
 // run performs one migration step and records it in the history table.
