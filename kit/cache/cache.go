@@ -116,6 +116,9 @@ type Cache struct {
 	failWait  time.Duration
 	logger    *slog.Logger
 	tel       *telemetry
+	// plain is true when no metrics are recorded and the cache does not fail open: an
+	// operation outside a recording span then needs no bookkeeping around the driver call.
+	plain bool
 	closed    atomic.Bool
 	failures  failLog
 }
@@ -190,6 +193,7 @@ func New(d Driver, opts ...Option) (*Cache, error) {
 		}
 	}
 	c.tel = newTelemetry(&cfg, caps.Name)
+	c.plain = c.tel.duration == nil && !c.failOpen
 	return c, nil
 }
 
@@ -238,13 +242,15 @@ func (c *Cache) key(ctx context.Context, k string) (string, error) {
 	if k == "" {
 		return "", fmt.Errorf("%w: empty key", ErrInvalidKey)
 	}
-	for i := 0; i < len(k); i++ {
-		b := k[i]
-		if b < 0x20 || b == 0x7f {
-			return "", fmt.Errorf("%w: %q has a control character at byte %d", ErrInvalidKey, shortKey(k), i)
-		}
-		if b == ' ' && c.caps.NoSpaceInKeys {
-			return "", fmt.Errorf("%w: %q has a space at byte %d, which %s keys cannot contain", ErrInvalidKey, shortKey(k), i, c.caps.Name)
+	if !plainKey(k) {
+		for i := 0; i < len(k); i++ {
+			b := k[i]
+			if b < 0x20 || b == 0x7f {
+				return "", fmt.Errorf("%w: %q has a control character at byte %d", ErrInvalidKey, shortKey(k), i)
+			}
+			if b == ' ' && c.caps.NoSpaceInKeys {
+				return "", fmt.Errorf("%w: %q has a space at byte %d, which %s keys cannot contain", ErrInvalidKey, shortKey(k), i, c.caps.Name)
+			}
 		}
 	}
 	if n := len(c.keyPrefix) + len(k); n > c.maxKeyLen {
@@ -254,6 +260,29 @@ func (c *Cache) key(ctx context.Context, k string) (string, error) {
 		return k, nil
 	}
 	return c.keyPrefix + k, nil
+}
+
+// plainKey reports whether k has no control character, DEL or space, eight bytes at a time
+// (every key is checked on every operation). A false answer is settled by the exact byte-wise
+// check, which allows spaces where the backend does.
+func plainKey(k string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(k); i += 8 {
+		w := uint64(k[i]) | uint64(k[i+1])<<8 | uint64(k[i+2])<<16 | uint64(k[i+3])<<24 |
+			uint64(k[i+4])<<32 | uint64(k[i+5])<<40 | uint64(k[i+6])<<48 | uint64(k[i+7])<<56
+		// A byte below 0x21 (control or space), or a zero byte in w^0x7f... (DEL).
+		del := w ^ 0x7f*ones
+		if (w-0x21*ones)&^w&highs != 0 || (del-ones)&^del&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(k); i++ {
+		if b := k[i]; b <= ' ' || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func shortKey(k string) string {
@@ -286,6 +315,10 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	k, err := c.key(ctx, key)
 	if err != nil {
 		return nil, err
+	}
+	if c.plain && !trace.SpanFromContext(ctx).IsRecording() {
+		v, err := c.d.Get(ctx, k)
+		return v, c.closedErr(err)
 	}
 	op := c.start(ctx, opGet)
 	bctx, cancel := c.bound(ctx)
@@ -344,6 +377,9 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	d, err := c.resolveTTL(ttl)
 	if err != nil {
 		return err
+	}
+	if c.plain && !trace.SpanFromContext(ctx).IsRecording() {
+		return c.closedErr(c.d.Set(ctx, k, value, d))
 	}
 	op := c.start(ctx, opSet)
 	bctx, cancel := c.bound(ctx)

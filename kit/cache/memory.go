@@ -19,12 +19,12 @@ func init() {
 // DefaultMemoryMaxBytes bounds a memory:// cache that sets no bound.
 const DefaultMemoryMaxBytes = 64 << 20
 
-// memoryEntry is a stored value and the TTL it was stored with (0: never expires).
+// memoryEntry is a stored value and the TTL it was stored with: 0 never expires, and a negative
+// TTL (written by Incr) keeps the entry's remaining lifetime. Reads copy the entry out of otter,
+// so it is kept to two words and a slice.
 type memoryEntry struct {
 	value []byte
 	ttl   time.Duration
-	// keepExpiry makes an update (Incr) keep the entry's remaining lifetime.
-	keepExpiry bool
 }
 
 // forever stands for "never expires" in otter, which wants a duration.
@@ -34,7 +34,7 @@ const forever = 100 * 365 * 24 * time.Hour
 // Reads leave expiry alone: otter's built-in "expire after writing" kind takes its fast read
 // path, which a custom ExpiryCalculator would not.
 var memoryExpiry = otter.ExpiryWritingFunc(func(e otter.Entry[string, memoryEntry]) time.Duration {
-	if e.Value.keepExpiry {
+	if e.Value.ttl < 0 {
 		return e.ExpiresAfter()
 	}
 	return ttlOrForever(e.Value.ttl)
@@ -165,7 +165,7 @@ func (m *memory) Incr(_ context.Context, key string, delta int64) (int64, error)
 		}
 		result = n + delta
 		// The remaining lifetime is kept, as Redis and Memcached keep it for INCR.
-		return memoryEntry{value: strconv.AppendInt(nil, result, 10), ttl: old.ttl, keepExpiry: true}, otter.WriteOp
+		return memoryEntry{value: strconv.AppendInt(nil, result, 10), ttl: -max(old.ttl, -old.ttl)}, otter.WriteOp
 	})
 	if err != nil {
 		return 0, err
@@ -195,7 +195,7 @@ func (m *memory) TTL(_ context.Context, key string) (time.Duration, error) {
 	if !ok {
 		return 0, ErrNotFound
 	}
-	if e.Value.ttl <= 0 {
+	if e.Value.ttl == 0 {
 		return 0, nil
 	}
 	return max(time.Until(time.Unix(0, e.ExpiresAtNano)), time.Nanosecond), nil

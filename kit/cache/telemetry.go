@@ -191,10 +191,16 @@ func (c *Cache) finishRead(ctx context.Context, s opState, err error) error {
 		c.end(ctx, s, resultSkipped, err)
 		return ErrNotFound
 	}
-	if err != nil && c.closed.Load() {
-		err = errors.Join(ErrClosed, err)
-	}
+	err = c.closedErr(err)
 	c.finish(ctx, s, err, err == nil)
+	return err
+}
+
+// closedErr marks an error that happened because the cache was closed under the call.
+func (c *Cache) closedErr(err error) error {
+	if err != nil && c.closed.Load() {
+		return errors.Join(ErrClosed, err)
+	}
 	return err
 }
 
@@ -205,9 +211,7 @@ func (c *Cache) finishWrite(ctx context.Context, s opState, err error) error {
 		c.end(ctx, s, resultSkipped, err)
 		return nil
 	}
-	if err != nil && c.closed.Load() {
-		err = errors.Join(ErrClosed, err)
-	}
+	err = c.closedErr(err)
 	c.finish(ctx, s, err, true)
 	return err
 }
