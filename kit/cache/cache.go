@@ -118,9 +118,9 @@ type Cache struct {
 	tel       *telemetry
 	// plain is true when no metrics are recorded and the cache does not fail open: an
 	// operation outside a recording span then needs no bookkeeping around the driver call.
-	plain bool
-	closed    atomic.Bool
-	failures  failLog
+	plain    bool
+	closed   atomic.Bool
+	failures failLog
 }
 
 // Open opens the cache at rawURL. Portable URL options: prefix, version, default_ttl (a
