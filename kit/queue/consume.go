@@ -1,0 +1,460 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Defaults of the consume options.
+const (
+	DefaultConcurrency   = 1
+	DefaultAckWait       = 30 * time.Second
+	DefaultMaxDeliveries = 5
+)
+
+// DefaultBackoff is the retry schedule: the delay after the first failed delivery, the second,
+// and so on; the last one repeats.
+var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
+
+// ConsumeOption configures one Consume call.
+type ConsumeOption func(*consumeConfig)
+
+type consumeConfig struct {
+	concurrency   int
+	ackWait       time.Duration
+	maxDeliveries int
+	backoff       []time.Duration
+	deadLetter    string
+	timeout       time.Duration
+	ready         func()
+	errs          []error
+}
+
+func (c *consumeConfig) fail(option, reason string) {
+	c.errs = append(c.errs, fmt.Errorf("%w: %s: %s", ErrInvalidOption, option, reason))
+}
+
+// Concurrency sets how many handlers run at once (default 1). The consumer fetches only as many
+// messages as it has free handlers, so no message waits in this process while another could
+// take it.
+func Concurrency(n int) ConsumeOption {
+	return func(c *consumeConfig) {
+		if n < 1 || n > 100000 {
+			c.fail("Concurrency", fmt.Sprintf("must be between 1 and 100000, got %d", n))
+			return
+		}
+		c.concurrency = n
+	}
+}
+
+// AckWait sets how long the backend waits for a delivered message's outcome before delivering it
+// again (default 30s). While a handler runs, the consumer tells the backend it is still working
+// every third of AckWait, so AckWait bounds how long a crashed process holds messages, not how
+// long a handler may take; bound that with [Timeout].
+func AckWait(d time.Duration) ConsumeOption {
+	return func(c *consumeConfig) {
+		if d < 10*time.Millisecond {
+			c.fail("AckWait", fmt.Sprintf("must be at least 10ms, got %s", d))
+			return
+		}
+		c.ackWait = d
+	}
+}
+
+// MaxDeliveries sets how many times a message is delivered before a failing one goes to the dead
+// letters (default 5). A message found delivered more often than that (its handler's process died
+// each time) is dead-lettered without calling the handler again.
+func MaxDeliveries(n int) ConsumeOption {
+	return func(c *consumeConfig) {
+		if n < 1 {
+			c.fail("MaxDeliveries", fmt.Sprintf("must be at least 1, got %d", n))
+			return
+		}
+		c.maxDeliveries = n
+	}
+}
+
+// Backoff sets the retry schedule: the delay before the second delivery, the third, and so on;
+// the last delay repeats (default [DefaultBackoff]). A handler's [RetryAfter] overrides it for
+// one retry.
+func Backoff(delays ...time.Duration) ConsumeOption {
+	return func(c *consumeConfig) {
+		if len(delays) == 0 {
+			c.fail("Backoff", "needs at least one delay")
+			return
+		}
+		for _, d := range delays {
+			if d < 0 {
+				c.fail("Backoff", fmt.Sprintf("delay %s is negative", d))
+				return
+			}
+		}
+		c.backoff = append([]time.Duration(nil), delays...)
+	}
+}
+
+// DeadLetterSubject sets the subject a consumer's dead letters go to (default: the backend's, which is
+// "dead.<name>" on memory:// and "dead.<STREAM>.<name>" on NATS). It must not be a subject
+// the consumer or another consumer reads.
+func DeadLetterSubject(subject string) ConsumeOption {
+	return func(c *consumeConfig) {
+		if err := ValidateSubject(subject, false); err != nil {
+			c.fail("DeadLetterSubject", err.Error())
+			return
+		}
+		c.deadLetter = subject
+	}
+}
+
+// Timeout bounds each handler call: its context is cancelled after d, and the message is retried
+// as after any error (default: no limit).
+func Timeout(d time.Duration) ConsumeOption {
+	return func(c *consumeConfig) {
+		if d < 0 {
+			c.fail("Timeout", fmt.Sprintf("must not be negative, got %s", d))
+			return
+		}
+		c.timeout = d
+	}
+}
+
+// Ready sets a function called once, when the consumer is subscribed and about to fetch.
+func Ready(f func()) ConsumeOption { return func(c *consumeConfig) { c.ready = f } }
+
+// backoffFor returns the delay before redelivering a message that failed on delivery n.
+func (c *consumeConfig) backoffFor(n int) time.Duration {
+	i := min(max(n-1, 0), len(c.backoff)-1)
+	return c.backoff[i]
+}
+
+// ValidateName checks a consumer name: 1 to 64 letters, digits, '-' or '_'. Names become subject
+// tokens and JetStream durable names, which allow nothing else portable.
+func ValidateName(name string) error {
+	if name == "" {
+		return errors.New("empty consumer name")
+	}
+	if len(name) > 64 {
+		return fmt.Errorf("consumer name %q is longer than 64 bytes", name)
+	}
+	for _, r := range name {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("consumer name %q has %q (want letters, digits, '-' and '_')", name, r)
+		}
+	}
+	return nil
+}
+
+// Consume runs the durable consumer name on subject (which may hold wildcards), calling h for each
+// message, until ctx is done or the queue is closed. Consumers with the same name share the work,
+// in this process or others; each message goes to one of them.
+//
+// When ctx is done, Consume drains: it stops fetching, lets running handlers finish and records
+// their outcome (ack, retry or dead letter), and returns nil. Messages it had not started stay for
+// the next consumer. After Close it drains the same way and returns ErrClosed.
+//
+// Backend errors while fetching (a lost connection) are logged and retried with a capped backoff;
+// Consume returns an error only for bad arguments or when the consumer cannot be created.
+func (q *Queue) Consume(ctx context.Context, name, subject string, h Handler, opts ...ConsumeOption) error {
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	cfg := consumeConfig{
+		concurrency: DefaultConcurrency, ackWait: DefaultAckWait,
+		maxDeliveries: DefaultMaxDeliveries, backoff: DefaultBackoff,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := ValidateName(name); err != nil {
+		cfg.errs = append(cfg.errs, fmt.Errorf("%w: name: %w", ErrInvalidOption, err))
+	}
+	if err := ValidateSubject(subject, true); err != nil {
+		cfg.errs = append(cfg.errs, fmt.Errorf("%w: subject: %w", ErrInvalidOption, err))
+	}
+	if h == nil {
+		cfg.errs = append(cfg.errs, fmt.Errorf("%w: handler: nil", ErrInvalidOption))
+	}
+	if cfg.deadLetter == "" && len(cfg.errs) == 0 {
+		cfg.deadLetter = q.d.DefaultDeadLetter(name)
+	}
+	if cfg.deadLetter != "" && subjectsOverlap(cfg.deadLetter, subject) {
+		cfg.fail("DeadLetter", fmt.Sprintf("subject %q is one the consumer reads (%q)", cfg.deadLetter, subject))
+	}
+	if err := errors.Join(cfg.errs...); err != nil {
+		return fmt.Errorf("queue: consume %q: %w", name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	q.running.Add(1)
+	defer q.running.Done()
+	// A Close that raced with the check above has already waited for running consumers.
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	stop, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-q.closing:
+			cancel()
+		case <-stop.Done():
+		}
+	}()
+
+	sub, err := q.d.Subscribe(stop, ConsumerConfig{
+		Name: name, Subject: subject, DeadLetter: cfg.deadLetter, AckWait: cfg.ackWait,
+		MaxAckPending: max(cfg.concurrency*2, 1000),
+	})
+	if err != nil {
+		if stop.Err() != nil && ctx.Err() == nil {
+			return ErrClosed
+		}
+		return q.wrap(fmt.Sprintf("consume %q: subscribe", name), err)
+	}
+	c := &consumer{q: q, name: name, subject: subject, cfg: &cfg, h: h, parent: ctx}
+	c.run(stop, sub)
+	if q.closed.Load() && ctx.Err() == nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// consumer is one running Consume call.
+type consumer struct {
+	q       *Queue
+	name    string
+	subject string
+	cfg     *consumeConfig
+	h       Handler
+	parent  context.Context // the caller's: its values reach handlers, its cancellation does not
+}
+
+func (c *consumer) run(stop context.Context, sub Subscription) {
+	slots := make(chan struct{}, c.cfg.concurrency)
+	var workers sync.WaitGroup
+	defer func() {
+		workers.Wait()
+		if err := sub.Close(); err != nil {
+			c.q.logger.Warn("queue: closing subscription", "consumer", c.name, "error", err)
+		}
+	}()
+	if c.cfg.ready != nil {
+		c.cfg.ready()
+	}
+	var failures int
+	for {
+		// Wait for a free handler before fetching, then take every free one.
+		select {
+		case slots <- struct{}{}:
+		case <-stop.Done():
+			return
+		}
+		free := 1
+	take:
+		for free < c.cfg.concurrency {
+			select {
+			case slots <- struct{}{}:
+				free++
+			default:
+				break take
+			}
+		}
+		ds, err := sub.Fetch(stop, free)
+		for range free - len(ds) {
+			<-slots
+		}
+		if err != nil {
+			if stop.Err() != nil {
+				return
+			}
+			failures++
+			wait := fetchBackoff(failures)
+			c.q.logger.Warn("queue: fetch failed; retrying", "consumer", c.name, "backend", c.q.caps.Name,
+				"error", err, "retry_in", wait)
+			select {
+			case <-time.After(wait):
+			case <-stop.Done():
+				return
+			}
+			continue
+		}
+		failures = 0
+		for _, d := range ds {
+			workers.Add(1)
+			go func() {
+				defer func() { <-slots; workers.Done() }()
+				c.process(d)
+			}()
+		}
+	}
+}
+
+// fetchBackoff is the wait after n consecutive fetch failures: 100ms doubling to 5s.
+func fetchBackoff(n int) time.Duration {
+	d := 100 * time.Millisecond << min(n-1, 6)
+	return min(d, 5*time.Second)
+}
+
+// settleTimeout bounds acks, naks and dead-lettering, which run after the consume context may be
+// done.
+const settleTimeout = 10 * time.Second
+
+// process runs the handler for one delivery and settles it: ack, nak after a backoff, or dead
+// letter.
+func (c *consumer) process(d Delivery) {
+	m := d.Message()
+	base := context.WithoutCancel(c.parent)
+	hctx, op := c.q.tel.startProcess(c.q.extract(base, m.Header), c.name, m)
+
+	if m.Delivery > c.cfg.maxDeliveries {
+		reason := fmt.Sprintf("delivered %d times, more than MaxDeliveries (%d): earlier attempts did not finish within AckWait", m.Delivery, c.cfg.maxDeliveries)
+		err := c.deadLetter(base, d, m, reason)
+		c.q.tel.endProcess(hctx, op, outcomeDead, 0, nil, err)
+		return
+	}
+
+	elapsed, herr := c.call(hctx, d, m)
+	var outcome outcomeKind
+	var settleErr error
+	sctx, cancel := context.WithTimeout(base, settleTimeout)
+	defer cancel()
+	switch {
+	case herr == nil:
+		outcome = outcomeAcked
+		settleErr = d.Ack(sctx)
+	case errors.Is(herr, ErrPermanent):
+		outcome = outcomeDead
+		settleErr = c.deadLetter(base, d, m, herr.Error())
+	case m.Delivery >= c.cfg.maxDeliveries:
+		outcome = outcomeDead
+		settleErr = c.deadLetter(base, d, m, herr.Error())
+	default:
+		outcome = outcomeRetried
+		delay, ok := retryDelay(herr)
+		if !ok {
+			delay = c.cfg.backoffFor(m.Delivery)
+		}
+		settleErr = d.Nak(sctx, delay)
+		c.q.logger.Debug("queue: handler failed; retrying", "consumer", c.name, "subject", m.Subject,
+			"delivery", m.Delivery, "retry_in", delay, "error", herr)
+	}
+	if settleErr != nil {
+		c.q.logger.Warn("queue: could not settle message; it will be delivered again after AckWait",
+			"consumer", c.name, "subject", m.Subject, "seq", m.Seq, "outcome", outcome.String(), "error", settleErr)
+	}
+	c.q.tel.endProcess(hctx, op, outcome, elapsed, herr, settleErr)
+}
+
+// call runs the handler, extending the ack wait while it runs, and recovers a panic into an error.
+func (c *consumer) call(ctx context.Context, d Delivery, m *Message) (elapsed time.Duration, err error) {
+	if c.cfg.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+		defer cancel()
+	}
+	done := make(chan struct{})
+	var extender sync.WaitGroup
+	extender.Go(func() {
+		t := time.NewTicker(c.cfg.ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ackWait/3)
+				if err := d.InProgress(ictx); err != nil {
+					c.q.logger.Warn("queue: could not extend ack wait", "consumer", c.name, "seq", m.Seq, "error", err)
+				}
+				cancel()
+			}
+		}
+	})
+	defer func() {
+		close(done)
+		extender.Wait()
+	}()
+	start := time.Now()
+	defer func() {
+		elapsed = time.Since(start)
+		if r := recover(); r != nil {
+			c.q.logger.Error("queue: handler panicked", "consumer", c.name, "subject", m.Subject,
+				"panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return 0, c.h(ctx, m)
+}
+
+// deadLetter stores m as a dead letter and removes it from the queue. When storing fails the
+// message is released for another attempt after the backoff, never dropped.
+func (c *consumer) deadLetter(base context.Context, d Delivery, m *Message, reason string) error {
+	ctx, cancel := context.WithTimeout(base, settleTimeout)
+	defer cancel()
+	dead := &Message{ID: m.ID, Subject: m.Subject, Data: m.Data, Header: m.Header.Clone()}
+	if dead.Header == nil {
+		dead.Header = Header{}
+	}
+	dead.Header.Set(HeaderDeadReason, truncate(reason, 1024))
+	dead.Header.Set(HeaderDeadDeliveries, strconv.Itoa(m.Delivery))
+	dead.Header.Set(HeaderDeadSubject, m.Subject)
+	dead.Header.Set(HeaderDeadTime, time.Now().UTC().Format(time.RFC3339Nano))
+	dead.Header.Set(HeaderDeadConsumer, c.name)
+	if err := c.q.d.PublishDead(ctx, c.cfg.deadLetter, dead); err != nil {
+		nerr := d.Nak(ctx, c.cfg.backoffFor(m.Delivery))
+		return errors.Join(fmt.Errorf("store dead letter on %s: %w", c.cfg.deadLetter, err), nerr)
+	}
+	c.q.logger.Warn("queue: message dead-lettered", "consumer", c.name, "subject", m.Subject, "id", m.ID,
+		"deliveries", m.Delivery, "dead_letter", c.cfg.deadLetter, "reason", reason)
+	return d.Ack(ctx)
+}
+
+// truncate shortens s to at most n bytes on a rune boundary, so a huge error does not make a
+// header the backend refuses.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "..."
+}
+
+// DeleteConsumer removes the durable consumer name and its delivery state; its messages stay.
+// ErrNotFound if there is none.
+func (q *Queue) DeleteConsumer(ctx context.Context, name string) error {
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	if err := ValidateName(name); err != nil {
+		return fmt.Errorf("queue: delete consumer: %w: %w", ErrInvalidOption, err)
+	}
+	if err := q.d.DeleteConsumer(ctx, name); err != nil {
+		return q.wrap(fmt.Sprintf("delete consumer %q", name), err)
+	}
+	return nil
+}
+
+// Purge removes the waiting messages whose subject matches subject (wildcards allowed) and returns
+// how many. Messages being handled are removed too; their acks then find nothing to do.
+func (q *Queue) Purge(ctx context.Context, subject string) (int, error) {
+	if q.closed.Load() {
+		return 0, ErrClosed
+	}
+	if err := ValidateSubject(subject, true); err != nil {
+		return 0, fmt.Errorf("queue: purge: %w: %w", ErrInvalidOption, err)
+	}
+	n, err := q.d.Purge(ctx, subject)
+	if err != nil {
+		return n, q.wrap("purge "+subject, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,410 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/stackkit/stackkit/kit/registry"
+)
+
+func init() { Register("memory", openMemory) }
+
+// DefaultDedupWindow is how long memory:// remembers message IDs, as JetStream does by default.
+const DefaultDedupWindow = 2 * time.Minute
+
+// memoryPoll is the longest a memory Fetch waits before returning empty-handed.
+const memoryPoll = 5 * time.Second
+
+func openMemory(_ context.Context, u *url.URL, opts *registry.Options) (Driver, error) {
+	window := opts.Duration("dedup_window", DefaultDedupWindow)
+	if err := opts.Err(); err != nil {
+		return nil, err
+	}
+	if u.Host != "" || (u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("memory:// takes no host or path (got %q); each Open is its own queue", u.Host+u.Path)
+	}
+	return NewMemory(window), nil
+}
+
+// NewMemory returns the in-process driver behind memory://: messages live in this process only
+// and are lost when it exits. Each driver is its own queue. dedupWindow is how long message IDs
+// are remembered (0 for DefaultDedupWindow).
+func NewMemory(dedupWindow time.Duration) Driver {
+	if dedupWindow <= 0 {
+		dedupWindow = DefaultDedupWindow
+	}
+	return &memory{
+		window:    dedupWindow,
+		ids:       make(map[string]time.Time),
+		consumers: make(map[string]*memConsumer),
+		changed:   make(chan struct{}),
+	}
+}
+
+type memory struct {
+	window time.Duration
+
+	mu        sync.Mutex
+	closed    bool
+	seq       uint64
+	msgs      []*memMsg // by seq; acked ones are removed
+	ids       map[string]time.Time
+	consumers map[string]*memConsumer
+	deadSeq   uint64
+	dead      []*Message // by Seq
+	changed   chan struct{}
+}
+
+type memConsumer struct {
+	subject    string
+	deadLetter string
+	ackWait    time.Duration
+}
+
+type memMsg struct {
+	m          Message
+	deliveries int
+	available  time.Time // not delivered before
+	owner      string    // consumer holding it, "" when free
+	token      uint64    // the current delivery; a stale Nak or InProgress is ignored
+	deadline   time.Time // when a held message is redelivered
+}
+
+// notify wakes waiting fetches; call with mu held.
+func (d *memory) notify() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+func (d *memory) Capabilities() Capabilities {
+	return Capabilities{Name: "memory", DedupWindow: d.window}
+}
+
+func (d *memory) Publish(ctx context.Context, m *Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	now := time.Now()
+	if m.ID != "" {
+		for id, t := range d.ids {
+			if now.Sub(t) > d.window {
+				delete(d.ids, id)
+			}
+		}
+		if _, dup := d.ids[m.ID]; dup {
+			return nil
+		}
+		d.ids[m.ID] = now
+	}
+	d.seq++
+	d.msgs = append(d.msgs, &memMsg{m: Message{
+		ID: m.ID, Subject: m.Subject, Header: m.Header.Clone(), Data: append([]byte(nil), m.Data...),
+		Published: now, Seq: d.seq,
+	}})
+	d.notify()
+	return nil
+}
+
+func (d *memory) Subscribe(ctx context.Context, c ConsumerConfig) (Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	for name, other := range d.consumers {
+		if name != c.Name && subjectsOverlap(other.subject, c.Subject) {
+			return nil, fmt.Errorf("%w: subject %q overlaps consumer %q's %q; each message goes to one consumer",
+				ErrConflict, c.Subject, name, other.subject)
+		}
+	}
+	d.consumers[c.Name] = &memConsumer{subject: c.Subject, deadLetter: c.DeadLetter, ackWait: c.AckWait}
+	d.notify()
+	return &memSub{d: d, name: c.Name}, nil
+}
+
+func (d *memory) DeleteConsumer(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	if _, ok := d.consumers[name]; !ok {
+		return fmt.Errorf("%w: no consumer %q", ErrNotFound, name)
+	}
+	delete(d.consumers, name)
+	for _, mm := range d.msgs {
+		if mm.owner == name {
+			mm.owner = ""
+			mm.token++
+		}
+	}
+	d.notify()
+	return nil
+}
+
+func (d *memory) Purge(ctx context.Context, subject string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return 0, ErrClosed
+	}
+	kept := d.msgs[:0]
+	n := 0
+	for _, mm := range d.msgs {
+		if MatchSubject(subject, mm.m.Subject) {
+			n++
+			continue
+		}
+		kept = append(kept, mm)
+	}
+	clear(d.msgs[len(kept):])
+	d.msgs = kept
+	return n, nil
+}
+
+func (d *memory) PublishDead(ctx context.Context, subject string, m *Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	d.deadSeq++
+	d.dead = append(d.dead, &Message{
+		ID: m.ID, Subject: subject, Header: m.Header.Clone(), Data: append([]byte(nil), m.Data...),
+		Published: time.Now(), Seq: d.deadSeq,
+	})
+	return nil
+}
+
+func (d *memory) DefaultDeadLetter(consumer string) string { return "dead." + consumer }
+
+func (d *memory) DeadLetters(ctx context.Context, consumer string) iter.Seq2[*Message, error] {
+	return func(yield func(*Message, error) bool) {
+		if err := ctx.Err(); err != nil {
+			yield(nil, err)
+			return
+		}
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			yield(nil, ErrClosed)
+			return
+		}
+		subject := d.DefaultDeadLetter(consumer)
+		if c, ok := d.consumers[consumer]; ok {
+			subject = c.deadLetter
+		}
+		var out []*Message
+		for _, m := range d.dead {
+			if m.Subject == subject {
+				c := *m
+				c.Header = m.Header.Clone()
+				out = append(out, &c)
+			}
+		}
+		d.mu.Unlock()
+		for _, m := range out {
+			if !yield(m, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (d *memory) DeleteDead(ctx context.Context, seq uint64) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return false, ErrClosed
+	}
+	for i, m := range d.dead {
+		if m.Seq == seq {
+			d.dead = append(d.dead[:i], d.dead[i+1:]...)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (d *memory) Ping(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+func (d *memory) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed {
+		d.closed = true
+		d.notify()
+	}
+	return nil
+}
+
+// memSub is a subscription to a memory consumer.
+type memSub struct {
+	d    *memory
+	name string
+}
+
+func (s *memSub) Fetch(ctx context.Context, max int) ([]Delivery, error) {
+	deadline := time.Now().Add(memoryPoll)
+	for {
+		s.d.mu.Lock()
+		if s.d.closed {
+			s.d.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if err := ctx.Err(); err != nil {
+			s.d.mu.Unlock()
+			return nil, err
+		}
+		c, ok := s.d.consumers[s.name]
+		if !ok {
+			s.d.mu.Unlock()
+			return nil, fmt.Errorf("%w: consumer %q was deleted", ErrNotFound, s.name)
+		}
+		now := time.Now()
+		var out []Delivery
+		wake := deadline
+		for _, mm := range s.d.msgs {
+			if !MatchSubject(c.subject, mm.m.Subject) {
+				continue
+			}
+			free := mm.owner == "" && !mm.available.After(now)
+			expired := mm.owner != "" && !mm.deadline.After(now)
+			if !free && !expired {
+				next := mm.available
+				if mm.owner != "" {
+					next = mm.deadline
+				}
+				if next.Before(wake) {
+					wake = next
+				}
+				continue
+			}
+			if len(out) == max {
+				break
+			}
+			mm.deliveries++
+			mm.owner = s.name
+			mm.token++
+			mm.deadline = now.Add(c.ackWait)
+			m := mm.m
+			m.Header = mm.m.Header.Clone()
+			m.Data = append([]byte(nil), mm.m.Data...)
+			m.Delivery = mm.deliveries
+			out = append(out, &memDelivery{d: s.d, mm: mm, token: mm.token, m: &m})
+		}
+		changed := s.d.changed
+		s.d.mu.Unlock()
+		if len(out) > 0 {
+			return out, nil
+		}
+		if !now.Before(deadline) {
+			return nil, nil
+		}
+		t := time.NewTimer(time.Until(wake))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (s *memSub) Close() error { return nil }
+
+type memDelivery struct {
+	d     *memory
+	mm    *memMsg
+	token uint64
+	m     *Message
+}
+
+func (x *memDelivery) Message() *Message { return x.m }
+
+// Ack removes the message, as JetStream acknowledges by stream sequence: even a delivery that
+// expired and went to another subscription removes it.
+func (x *memDelivery) Ack(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	x.d.mu.Lock()
+	defer x.d.mu.Unlock()
+	if x.d.closed {
+		return ErrClosed
+	}
+	for i, mm := range x.d.msgs {
+		if mm == x.mm {
+			x.d.msgs = append(x.d.msgs[:i], x.d.msgs[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+
+func (x *memDelivery) Nak(ctx context.Context, delay time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	x.d.mu.Lock()
+	defer x.d.mu.Unlock()
+	if x.d.closed {
+		return ErrClosed
+	}
+	if x.mm.token == x.token && x.mm.owner != "" {
+		x.mm.owner = ""
+		x.mm.available = time.Now().Add(delay)
+		x.d.notify()
+	}
+	return nil
+}
+
+func (x *memDelivery) InProgress(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	x.d.mu.Lock()
+	defer x.d.mu.Unlock()
+	if x.d.closed {
+		return ErrClosed
+	}
+	if x.mm.token == x.token && x.mm.owner != "" {
+		if c, ok := x.d.consumers[x.mm.owner]; ok {
+			x.mm.deadline = time.Now().Add(c.ackWait)
+		}
+	}
+	return nil
+}

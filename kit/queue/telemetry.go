@@ -1,0 +1,181 @@
+package queue
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+const scope = "github.com/stackkit/stackkit/kit/queue"
+
+// outcomeKind is what became of a delivered message.
+type outcomeKind int
+
+const (
+	outcomeAcked outcomeKind = iota
+	outcomeRetried
+	outcomeDead
+)
+
+func (o outcomeKind) String() string {
+	switch o {
+	case outcomeAcked:
+		return "acked"
+	case outcomeRetried:
+		return "retried"
+	default:
+		return "dead_lettered"
+	}
+}
+
+// telemetry holds the queue's instruments. Metric attributes are the backend, and the subject
+// (publishing) or consumer name (consuming): keep subjects few, as metric series are per subject.
+type telemetry struct {
+	backend   attribute.KeyValue
+	tracer    trace.Tracer
+	published metric.Int64Counter
+	delivered metric.Int64Counter
+	acked     metric.Int64Counter
+	retried   metric.Int64Counter
+	dead      metric.Int64Counter
+	redrive   metric.Int64Counter
+	duration  metric.Float64Histogram
+}
+
+func newTelemetry(cfg *config, backend string) *telemetry {
+	tp := cfg.tracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	mp := cfg.meterProvider
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	m := mp.Meter(scope)
+	t := &telemetry{backend: attribute.String("messaging.system", backend), tracer: tp.Tracer(scope)}
+	counter := func(name, desc string) metric.Int64Counter {
+		c, err := m.Int64Counter(name, metric.WithUnit("{message}"), metric.WithDescription(desc))
+		if err != nil {
+			otel.Handle(err)
+		}
+		return c
+	}
+	t.published = counter("queue.messages.published", "Messages published, by subject and result (ok, error).")
+	t.delivered = counter("queue.messages.delivered", "Messages delivered to a consumer.")
+	t.acked = counter("queue.messages.acked", "Messages handled successfully and acknowledged.")
+	t.retried = counter("queue.messages.retried", "Failed deliveries released for a retry after the backoff.")
+	t.dead = counter("queue.messages.dead_lettered", "Messages moved to the dead letters.")
+	t.redrive = counter("queue.messages.redriven", "Dead letters published again by Redrive.")
+	var err error
+	t.duration, err = m.Float64Histogram("queue.handler.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of handler calls, by consumer and outcome (acked, retried, dead_lettered)."),
+		metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300))
+	if err != nil {
+		otel.Handle(err)
+	}
+	return t
+}
+
+// propagator returns the configured propagator, or the global one as it is now (main may set it
+// after opening the queue).
+func (q *Queue) propagator() propagation.TextMapPropagator {
+	if q.prop != nil {
+		return q.prop
+	}
+	return otel.GetTextMapPropagator()
+}
+
+func (q *Queue) inject(ctx context.Context, h Header) { q.propagator().Inject(ctx, carrier(h)) }
+
+func (q *Queue) extract(ctx context.Context, h Header) context.Context {
+	if h == nil {
+		return ctx
+	}
+	return q.propagator().Extract(ctx, carrier(h))
+}
+
+func (t *telemetry) startPublish(ctx context.Context, m *Message) (context.Context, trace.Span) {
+	attrs := []attribute.KeyValue{t.backend, attribute.String("messaging.operation.type", "send"),
+		attribute.String("messaging.destination.name", m.Subject)}
+	if m.ID != "" {
+		attrs = append(attrs, attribute.String("messaging.message.id", m.ID))
+	}
+	return t.tracer.Start(ctx, "publish "+m.Subject, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+}
+
+func (t *telemetry) endPublish(ctx context.Context, span trace.Span, m *Message, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+	if t.published != nil {
+		t.published.Add(ctx, 1, metric.WithAttributes(t.backend,
+			attribute.String("messaging.destination.name", m.Subject), attribute.String("queue.result", result)))
+	}
+}
+
+// processOp is one delivery being handled.
+type processOp struct {
+	span     trace.Span
+	consumer attribute.KeyValue
+}
+
+// startProcess starts the handler's span as a child of the publisher's (ctx carries the extracted
+// remote span context) and counts the delivery.
+func (t *telemetry) startProcess(ctx context.Context, consumer string, m *Message) (context.Context, processOp) {
+	op := processOp{consumer: attribute.String("messaging.consumer.group.name", consumer)}
+	ctx, op.span = t.tracer.Start(ctx, "process "+m.Subject, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(t.backend, op.consumer,
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", m.Subject),
+			attribute.String("messaging.message.id", m.ID),
+			attribute.Int("queue.delivery", m.Delivery)))
+	if t.delivered != nil {
+		t.delivered.Add(ctx, 1, metric.WithAttributes(t.backend, op.consumer))
+	}
+	return ctx, op
+}
+
+func (t *telemetry) endProcess(ctx context.Context, op processOp, outcome outcomeKind, elapsed time.Duration, herr, settleErr error) {
+	attrs := metric.WithAttributes(t.backend, op.consumer)
+	var c metric.Int64Counter
+	switch outcome {
+	case outcomeAcked:
+		c = t.acked
+	case outcomeRetried:
+		c = t.retried
+	default:
+		c = t.dead
+	}
+	if settleErr == nil && c != nil {
+		c.Add(ctx, 1, attrs)
+	}
+	if elapsed > 0 && t.duration != nil {
+		t.duration.Record(ctx, elapsed.Seconds(), metric.WithAttributes(t.backend, op.consumer, attribute.String("queue.outcome", outcome.String())))
+	}
+	op.span.SetAttributes(attribute.String("queue.outcome", outcome.String()))
+	if herr != nil {
+		op.span.RecordError(herr)
+		op.span.SetStatus(codes.Error, herr.Error())
+	}
+	if settleErr != nil {
+		op.span.RecordError(settleErr)
+		op.span.SetStatus(codes.Error, settleErr.Error())
+	}
+	op.span.End()
+}
+
+func (t *telemetry) redriven(ctx context.Context, consumer string) {
+	if t.redrive != nil {
+		t.redrive.Add(ctx, 1, metric.WithAttributes(t.backend, attribute.String("messaging.consumer.group.name", consumer)))
+	}
+}
