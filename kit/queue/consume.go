@@ -183,7 +183,7 @@ func (q *Queue) Consume(ctx context.Context, name, subject string, h Handler, op
 		cfg.deadLetter = q.d.DefaultDeadLetter(name)
 	}
 	if cfg.deadLetter != "" && subjectsOverlap(cfg.deadLetter, subject) {
-		cfg.fail("DeadLetter", fmt.Sprintf("subject %q is one the consumer reads (%q)", cfg.deadLetter, subject))
+		cfg.fail("DeadLetterSubject", fmt.Sprintf("subject %q is one the consumer reads (%q)", cfg.deadLetter, subject))
 	}
 	if err := errors.Join(cfg.errs...); err != nil {
 		return fmt.Errorf("queue: consume %q: %w", name, err)
@@ -310,6 +310,7 @@ const settleTimeout = 10 * time.Second
 // letter.
 func (c *consumer) process(d Delivery) {
 	m := d.Message()
+	m.Header = m.Header.Canonical()
 	base := context.WithoutCancel(c.parent)
 	hctx, op := c.q.tel.startProcess(c.q.extract(base, m.Header), c.name, m)
 

@@ -175,8 +175,8 @@ func (q *Queue) Close() error {
 	return q.d.Close()
 }
 
-// Publish stores m for delivery to the consumers of m.Subject. It adds the caller's trace context
-// to m.Header (creating it when nil). A message whose ID was published within the backend's
+// Publish stores m for delivery to the consumer of m.Subject, with the caller's trace context
+// added to its headers (m itself is not modified). A message whose ID was published within the backend's
 // de-duplication window is dropped, and Publish returns nil. Publish honours ctx: against an
 // unreachable backend it fails once ctx is done (or the backend's own timeout passes).
 func (q *Queue) Publish(ctx context.Context, m *Message) error {
@@ -196,11 +196,13 @@ func (q *Queue) Publish(ctx context.Context, m *Message) error {
 		return fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 	}
 	ctx, op := q.tel.startPublish(ctx, m)
-	if m.Header == nil {
-		m.Header = Header{}
+	out := *m
+	out.Header = m.Header.Canonical()
+	if out.Header == nil {
+		out.Header = make(Header, 2)
 	}
-	q.inject(ctx, m.Header)
-	err := q.d.Publish(ctx, m)
+	q.inject(ctx, out.Header)
+	err := q.d.Publish(ctx, &out)
 	if err != nil {
 		err = q.wrap("publish "+m.Subject, err)
 	}
