@@ -250,8 +250,8 @@ type poParser struct {
 	started bool   // cur has a keyword (msgctxt/msgid) already
 	field   string // the keyword the next continuation string belongs to
 	target  *string
-	prev    bool // field is inside "#|"
-	obs     bool // the current keyword lines are obsolete
+	prev    bool           // field is inside "#|"
+	obs     bool           // the current keyword lines are obsolete
 	seen    map[string]int // key -> line, to reject duplicates
 }
 

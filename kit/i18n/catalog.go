@@ -1,0 +1,167 @@
+package i18n
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/text/language"
+)
+
+// Catalog holds one language's translations, ready for lookups: maps keyed by msgid (and by
+// msgctxt+msgid for contextual messages), and the language's plural rule. It is immutable and
+// safe for concurrent use.
+type Catalog struct {
+	lang   language.Tag
+	name   string // where it came from, for messages
+	rule   *PluralRule
+	header string
+
+	msgs     map[string]string
+	plurals  map[string]*pluralMsg
+	cmsgs    map[ctxKey]string
+	cplurals map[ctxKey]*pluralMsg
+}
+
+type ctxKey struct{ ctx, id string }
+
+type pluralMsg struct {
+	forms []string
+	argc  []int // per form: leading arguments it formats, or -1 (see formatArgCount)
+}
+
+// NewCatalog builds a catalog from a PO or MO file's entries, keeping what msgfmt keeps (no
+// fuzzy, untranslated or obsolete entries). lang is the catalog's language; language.Und takes
+// the header's Language field. The plural rule is the header's (see [POFile.PluralRule]).
+func NewCatalog(lang language.Tag, f *POFile) (*Catalog, error) {
+	if lang == language.Und {
+		if l := f.Language(); l != "" {
+			t, err := parseLocaleName(l)
+			if err != nil {
+				return nil, fmt.Errorf("%s: header Language: %w", f.Name, err)
+			}
+			lang = t
+		}
+	}
+	if lang == language.Und {
+		return nil, fmt.Errorf("i18n: catalog %s: no language given and none in its header", f.Name)
+	}
+	rule, err := f.PluralRule()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	c := &Catalog{
+		lang: lang, name: f.Name, rule: rule,
+		msgs:    make(map[string]string, len(f.Messages)),
+		plurals: map[string]*pluralMsg{},
+	}
+	if f.Header != nil && len(f.Header.Str) > 0 {
+		c.header = f.Header.Str[0]
+	}
+	for _, m := range f.Messages {
+		if m.Obsolete || m.Fuzzy() || !m.Translated() {
+			continue
+		}
+		c.add(m)
+	}
+	return c, nil
+}
+
+func (c *Catalog) add(m *Message) {
+	if !m.Plural {
+		if m.HasContext {
+			if c.cmsgs == nil {
+				c.cmsgs = map[ctxKey]string{}
+			}
+			c.cmsgs[ctxKey{m.Context, m.ID}] = m.Str[0]
+			return
+		}
+		c.msgs[m.ID] = m.Str[0]
+		return
+	}
+	pm := &pluralMsg{forms: m.Str, argc: make([]int, len(m.Str))}
+	for i, s := range m.Str {
+		pm.argc[i] = formatArgCount(s)
+	}
+	// gettext(msgid) on a plural entry gives msgstr[0].
+	if m.HasContext {
+		if c.cmsgs == nil {
+			c.cmsgs = map[ctxKey]string{}
+			c.cplurals = map[ctxKey]*pluralMsg{}
+		}
+		if c.cplurals == nil {
+			c.cplurals = map[ctxKey]*pluralMsg{}
+		}
+		k := ctxKey{m.Context, m.ID}
+		c.cplurals[k] = pm
+		c.cmsgs[k] = m.Str[0]
+		return
+	}
+	c.plurals[m.ID] = pm
+	c.msgs[m.ID] = m.Str[0]
+}
+
+// ParseCatalog builds a catalog from a file's bytes: MO when it starts with the MO magic
+// number, PO otherwise. name labels errors.
+func ParseCatalog(lang language.Tag, data []byte, name string) (*Catalog, error) {
+	var f *POFile
+	var err error
+	if isMO(data) {
+		f, err = ReadMO(data, name)
+	} else {
+		f, err = ParsePOBytes(data, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return NewCatalog(lang, f)
+}
+
+func isMO(data []byte) bool {
+	return len(data) >= 4 && (binary.LittleEndian.Uint32(data) == moMagic || binary.BigEndian.Uint32(data) == moMagic) &&
+		!bytes.HasPrefix(data, []byte("msgid"))
+}
+
+// Language is the catalog's language.
+func (c *Catalog) Language() language.Tag { return c.lang }
+
+// PluralRule is the catalog's plural rule.
+func (c *Catalog) PluralRule() *PluralRule { return c.rule }
+
+// Len is the number of messages the catalog translates.
+func (c *Catalog) Len() int { return len(c.msgs) + len(c.cmsgs) }
+
+// Header is the catalog's header entry (the msgstr of msgid "").
+func (c *Catalog) Header() string { return c.header }
+
+// Lookup returns the translation of msgid in msgctxt ("" with hasContext false for none).
+func (c *Catalog) Lookup(msgctxt, msgid string) (string, bool) {
+	if msgctxt == "" {
+		s, ok := c.msgs[msgid]
+		return s, ok
+	}
+	s, ok := c.cmsgs[ctxKey{msgctxt, msgid}]
+	return s, ok
+}
+
+// lookupPlural finds form for n; ok is false when the catalog has no usable translation.
+func (c *Catalog) lookupPlural(msgctxt, msgid string, n int) (string, int, bool) {
+	var pm *pluralMsg
+	if msgctxt == "" {
+		pm = c.plurals[msgid]
+	} else if c.cplurals != nil {
+		pm = c.cplurals[ctxKey{msgctxt, msgid}]
+	}
+	if pm == nil {
+		// A singular entry answers a plural lookup with its one translation, as ngettext does.
+		if s, ok := c.Lookup(msgctxt, msgid); ok {
+			return s, -1, true
+		}
+		return "", 0, false
+	}
+	i := c.rule.Index(n)
+	if i >= len(pm.forms) || pm.forms[i] == "" {
+		return "", 0, false
+	}
+	return pm.forms[i], pm.argc[i], true
+}
