@@ -549,3 +549,44 @@ func (t *pluralNode) check(nplurals int) error {
 	}
 	return nil
 }
+
+// gettextPluralForms is the Plural-Forms value translators use for common languages (GNU
+// gettext's plural table), keyed by language, or language_REGION where the region differs.
+var gettextPluralForms = map[string]string{
+	"ja": "nplurals=1; plural=0;", "ko": "nplurals=1; plural=0;", "vi": "nplurals=1; plural=0;",
+	"zh": "nplurals=1; plural=0;", "th": "nplurals=1; plural=0;", "id": "nplurals=1; plural=0;",
+	"ms": "nplurals=1; plural=0;",
+	"en": "nplurals=2; plural=(n != 1);", "de": "nplurals=2; plural=(n != 1);", "nl": "nplurals=2; plural=(n != 1);",
+	"sv": "nplurals=2; plural=(n != 1);", "da": "nplurals=2; plural=(n != 1);", "nb": "nplurals=2; plural=(n != 1);",
+	"nn": "nplurals=2; plural=(n != 1);", "no": "nplurals=2; plural=(n != 1);", "fo": "nplurals=2; plural=(n != 1);",
+	"es": "nplurals=2; plural=(n != 1);", "pt": "nplurals=2; plural=(n != 1);", "it": "nplurals=2; plural=(n != 1);",
+	"bg": "nplurals=2; plural=(n != 1);", "el": "nplurals=2; plural=(n != 1);", "fi": "nplurals=2; plural=(n != 1);",
+	"et": "nplurals=2; plural=(n != 1);", "he": "nplurals=2; plural=(n != 1);", "eo": "nplurals=2; plural=(n != 1);",
+	"hu": "nplurals=2; plural=(n != 1);", "tr": "nplurals=2; plural=(n != 1);", "ca": "nplurals=2; plural=(n != 1);",
+	"pt_BR": "nplurals=2; plural=(n > 1);", "fr": "nplurals=2; plural=(n > 1);",
+	"lv": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n != 0 ? 1 : 2);",
+	"ga": "nplurals=3; plural=n==1 ? 0 : n==2 ? 1 : 2;",
+	"ro": "nplurals=3; plural=n==1 ? 0 : (n==0 || (n%100 > 0 && n%100 < 20)) ? 1 : 2;",
+	"lt": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && (n%100<10 || n%100>=20) ? 1 : 2);",
+	"ru": slavic, "uk": slavic, "be": slavic, "sr": slavic, "hr": slavic, "bs": slavic,
+	"cs": "nplurals=3; plural=(n==1) ? 0 : (n>=2 && n<=4) ? 1 : 2;",
+	"sk": "nplurals=3; plural=(n==1) ? 0 : (n>=2 && n<=4) ? 1 : 2;",
+	"pl": "nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);",
+	"sl": "nplurals=4; plural=(n%100==1 ? 0 : n%100==2 ? 1 : n%100==3 || n%100==4 ? 2 : 3);",
+	"ar": "nplurals=6; plural=n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : n%100>=3 && n%100<=10 ? 3 : n%100>=11 ? 4 : 5;",
+}
+
+const slavic = "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);"
+
+// GettextPluralForms returns the customary Plural-Forms header value for lang (GNU gettext's
+// plural table: "ru" gives the three-form Slavic rule, "pt-BR" and "fr" plural=(n > 1)).
+func GettextPluralForms(lang language.Tag) (string, bool) {
+	base, _ := lang.Base()
+	if r, conf := lang.Region(); conf == language.Exact {
+		if pf, ok := gettextPluralForms[base.String()+"_"+r.String()]; ok {
+			return pf, true
+		}
+	}
+	pf, ok := gettextPluralForms[base.String()]
+	return pf, ok
+}
