@@ -205,11 +205,14 @@ func (s *suite) testPurge(t *testing.T) {
 	}
 	publish(t, q, space+".purge.y", "", "fence")
 	rec := newRecorder()
-	consume(t, q, "purge", space+".purge.*", func(_ context.Context, m *queue.Message) error {
+	r := consume(t, q, "purge", space+".purge.*", func(_ context.Context, m *queue.Message) error {
 		rec.add(m)
 		return nil
 	})
 	eventually(t, "the fence", func() bool { return rec.count("fence") == 1 })
+	if err := r.stop(t); err != nil { // its acks are done once it returns
+		t.Fatal(err)
+	}
 	msgs, _ := rec.snapshot()
 	for _, m := range msgs {
 		if strings.HasPrefix(string(m.Data), "x") {

@@ -1,0 +1,173 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stackkit/stackkit/kit/queue"
+	"github.com/stackkit/stackkit/kit/registry"
+)
+
+// DefaultURL is the local default queue: an embedded NATS server with JetStream persisted in
+// .kit/nats under the working directory, reachable only from this process.
+const DefaultURL = "nats+embedded://.kit/nats"
+
+// DefaultDir is the embedded server's directory when the URL names none.
+const DefaultDir = ".kit/nats"
+
+// EmbeddedConfig is the embedded server's configuration.
+type EmbeddedConfig struct {
+	// Dir holds JetStream's files. It is locked while the server runs: a second server on the
+	// same directory, in this process or another, fails to start.
+	Dir string
+	// Listen, when set ("127.0.0.1:0" for a random port), also serves NATS clients on TCP, so
+	// other processes (kitctl, say) can reach the queue; see [Driver.ClientURL]. It has no
+	// authentication: keep it on loopback. By default the server listens on nothing and this
+	// process connects in memory.
+	Listen string
+	// MaxStore and MaxMemory bound JetStream's file and memory storage (0: unlimited).
+	MaxStore, MaxMemory int64
+	// SyncAlways makes the server fsync every write: a machine crash loses nothing, at a cost in
+	// speed. By default writes reach the OS at once (a process crash loses nothing) and are
+	// synced every two minutes.
+	SyncAlways bool
+}
+
+func openEmbedded(ctx context.Context, u *url.URL, opts *registry.Options) (queue.Driver, error) {
+	r := &reader{Options: opts}
+	ec := EmbeddedConfig{Dir: u.Host + u.Path}
+	if u.Opaque != "" {
+		ec.Dir = u.Opaque
+	}
+	if ec.Dir == "" {
+		ec.Dir = DefaultDir
+	}
+	ec.Listen = r.String("listen", "")
+	if ec.Listen != "" {
+		if _, port, err := net.SplitHostPort(ec.Listen); err != nil {
+			r.fail("listen", ec.Listen, "not host:port (want e.g. 127.0.0.1:0 for a random loopback port)")
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			r.fail("listen", ec.Listen, "bad port")
+		}
+	}
+	ec.MaxStore = r.Size("max_store", 0)
+	ec.MaxMemory = r.Size("max_memory", 0)
+	ec.SyncAlways = r.Bool("sync_always", false)
+	cfg := readConfig(r)
+	timeout := apiTimeout(r)
+	if err := r.err(); err != nil {
+		return nil, err
+	}
+	return NewEmbedded(ctx, ec, cfg, jetstream.WithDefaultTimeout(timeout))
+}
+
+// NewEmbedded starts a NATS server with JetStream in this process, persisted in ec.Dir, and
+// returns a driver connected to it in memory. Closing the driver shuts the server down.
+func NewEmbedded(ctx context.Context, ec EmbeddedConfig, cfg Config, opts ...jetstream.JetStreamOpt) (*Driver, error) {
+	if ec.Dir == "" {
+		ec.Dir = DefaultDir
+	}
+	dir, err := filepath.Abs(ec.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	sopts := &server.Options{
+		ServerName:         "kit-embedded",
+		JetStream:          true,
+		StoreDir:           dir,
+		JetStreamMaxStore:  ec.MaxStore,
+		JetStreamMaxMemory: ec.MaxMemory,
+		SyncAlways:         ec.SyncAlways,
+		DontListen:         ec.Listen == "",
+		NoSigs:             true,
+		HTTPPort:           0,
+	}
+	if ec.Listen != "" {
+		host, port, _ := net.SplitHostPort(ec.Listen)
+		sopts.Host = host
+		sopts.Port, _ = strconv.Atoi(port)
+		if sopts.Port == 0 {
+			sopts.Port = server.RANDOM_PORT
+		}
+	}
+	ns, err := server.NewServer(sopts)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("embedded NATS in %s: %w", dir, err)
+	}
+	ns.SetLoggerV2(slogLogger{slog.Default().With("component", "nats-server")}, false, false, false)
+	ns.Start()
+	shutdown := func() error {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		unlock()
+		return nil
+	}
+	wait := 30 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		wait = time.Until(dl)
+	}
+	if !ns.ReadyForConnections(wait) {
+		_ = shutdown()
+		return nil, fmt.Errorf("embedded NATS in %s: not ready after %s", dir, wait.Round(time.Millisecond))
+	}
+	nc, err := natsgo.Connect(ns.ClientURL(), natsgo.InProcessServer(ns), natsgo.Name("kit-queue"),
+		natsgo.MaxReconnects(-1), natsgo.ReconnectBufSize(-1))
+	if err != nil {
+		_ = shutdown()
+		return nil, fmt.Errorf("embedded NATS in %s: connect: %w", dir, err)
+	}
+	d, err := NewDriver(ctx, nc, cfg, opts...)
+	if err != nil {
+		nc.Close()
+		_ = shutdown()
+		return nil, err
+	}
+	d.ownsConn = true
+	d.server = ns
+	d.onClose = shutdown
+	return d, nil
+}
+
+// Server returns the embedded server, or nil for a driver connected to a server elsewhere.
+func (d *Driver) Server() *server.Server { return d.server }
+
+// ClientURL returns the URL other processes can reach the embedded server at, when it listens on
+// TCP (EmbeddedConfig.Listen), or "" otherwise.
+func (d *Driver) ClientURL() string {
+	if d.server == nil || d.server.Addr() == nil {
+		return ""
+	}
+	return d.server.ClientURL()
+}
+
+// slogLogger sends the embedded server's log to slog: notices at debug level (the server is
+// chatty at startup), warnings and errors as such.
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Tracef(format string, v ...any)  {}
+
+var errDirLocked = errors.New("in use by another embedded NATS server")
