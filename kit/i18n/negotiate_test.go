@@ -52,16 +52,16 @@ func TestAcceptLanguageLengthCap(t *testing.T) {
 func TestNegotiate(t *testing.T) {
 	tr := corpusTranslator(t)
 	cases := map[string]string{
-		"":                              "en",
-		"ru":                            "ru",
-		"ru-RU,ru;q=0.9,en-US;q=0.8":    "ru",
-		"fr-CH, fr;q=0.9, de;q=0.7":     "de",
-		"pt-BR":                         "pt-BR",
-		"pt-PT,pt;q=0.9":                "pt",
-		"xx, yy":                        "en",
-		"*":                             "en",
-		"ja;q=0.2, ar;q=0.9":            "ar",
-		"de;q=0, pl":                    "pl",
+		"":                               "en",
+		"ru":                             "ru",
+		"ru-RU,ru;q=0.9,en-US;q=0.8":     "ru",
+		"fr-CH, fr;q=0.9, de;q=0.7":      "de",
+		"pt-BR":                          "pt-BR",
+		"pt-PT,pt;q=0.9":                 "pt",
+		"xx, yy":                         "en",
+		"*":                              "en",
+		"ja;q=0.2, ar;q=0.9":             "ar",
+		"de;q=0, pl":                     "pl",
 		strings.Repeat("x", 600) + ",de": "en",
 	}
 	for h, want := range cases {
