@@ -1,0 +1,29 @@
+module github.com/stackkit/stackkit/kit/mail
+
+go 1.26.0
+
+require (
+	github.com/stackkit/stackkit/kit/queue v0.0.0
+	github.com/stackkit/stackkit/kit/registry v0.0.0
+	github.com/wneessen/go-mail v0.8.1
+	go.opentelemetry.io/otel v1.47.0
+	go.opentelemetry.io/otel/metric v1.47.0
+	go.opentelemetry.io/otel/trace v1.47.0
+	golang.org/x/net v0.62.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/go-logr/logr v1.4.4 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel/log v1.47.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)
+
+replace (
+	github.com/stackkit/stackkit/internal/testenv => ../../internal/testenv
+	github.com/stackkit/stackkit/kit/queue => ../queue
+	github.com/stackkit/stackkit/kit/registry => ../registry
+)
