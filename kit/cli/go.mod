@@ -9,6 +9,7 @@ require (
 	github.com/stackkit/stackkit/kit/db/mysql v0.0.0
 	github.com/stackkit/stackkit/kit/db/postgres v0.0.0
 	github.com/stackkit/stackkit/kit/db/sqlite v0.0.0
+	github.com/stackkit/stackkit/kit/i18n v0.0.0
 	github.com/stackkit/stackkit/kit/registry v0.0.0
 	github.com/uptrace/bun v1.3.0
 )
@@ -58,7 +59,7 @@ require (
 	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/text v0.41.0 // indirect
+	golang.org/x/text v0.43.0
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
@@ -84,3 +85,5 @@ replace github.com/stackkit/stackkit/kit/cache/redis => ../cache/redis
 replace github.com/stackkit/stackkit/kit/cache/memcached => ../cache/memcached
 
 replace github.com/stackkit/stackkit/kit/cache/dbcache => ../cache/dbcache
+
+replace github.com/stackkit/stackkit/kit/i18n => ../i18n

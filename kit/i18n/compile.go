@@ -21,7 +21,7 @@ func Compile(f *POFile) (*POFile, error) {
 	out := &POFile{Name: f.Name, Header: compiledHeader(f.Header)}
 	var errs []error
 	fail := func(line int, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s:%d: %s: %w", f.Name, line, fmt.Sprintf(format, args...), ErrSyntax))
+		errs = append(errs, syntaxErrorf("%s:%d: %s", f.Name, line, fmt.Sprintf(format, args...)))
 	}
 	rule, err := f.PluralRule()
 	if err != nil {

@@ -21,7 +21,7 @@ const (
 // errors, which wrap [ErrSyntax].
 func ReadMO(data []byte, name string) (*POFile, error) {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%s: not a valid MO file: %s: %w", name, fmt.Sprintf(format, args...), ErrSyntax)
+		return syntaxErrorf("%s: not a valid MO file: %s", name, fmt.Sprintf(format, args...))
 	}
 	if len(data) < moHeaderSize {
 		return nil, bad("%d bytes, shorter than the header", len(data))
@@ -116,7 +116,7 @@ func WriteMO(w io.Writer, f *POFile) error {
 	slices.SortStableFunc(pairs, func(a, b pair) int { return strings.Compare(key(a), key(b)) })
 	for i := 1; i < len(pairs); i++ {
 		if key(pairs[i]) == key(pairs[i-1]) {
-			return fmt.Errorf("i18n: write MO %s: duplicate message %q: %w", f.Name, key(pairs[i]), ErrSyntax)
+			return syntaxErrorf("i18n: write MO %s: duplicate message %q", f.Name, key(pairs[i]))
 		}
 	}
 	n := len(pairs)

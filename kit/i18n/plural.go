@@ -53,7 +53,7 @@ func ParsePluralForms(header string) (*PluralRule, error) {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
 			if strings.TrimSpace(part) != "" {
-				return nil, fmt.Errorf("Plural-Forms %q: unexpected %q: %w", header, strings.TrimSpace(part), ErrSyntax)
+				return nil, syntaxErrorf("Plural-Forms %q: unexpected %q", header, strings.TrimSpace(part))
 			}
 			continue
 		}
@@ -64,15 +64,15 @@ func ParsePluralForms(header string) (*PluralRule, error) {
 			// The expression itself contains "=" (==, <=, !=): take everything after the first.
 			expr, haveExpr = strings.TrimSpace(part[strings.IndexByte(part, '=')+1:]), true
 		default:
-			return nil, fmt.Errorf("Plural-Forms %q: unknown field %q: %w", header, strings.TrimSpace(k), ErrSyntax)
+			return nil, syntaxErrorf("Plural-Forms %q: unknown field %q", header, strings.TrimSpace(k))
 		}
 	}
 	if !haveN || !haveExpr {
-		return nil, fmt.Errorf("Plural-Forms %q: want nplurals=N; plural=EXPR;: %w", header, ErrSyntax)
+		return nil, syntaxErrorf("Plural-Forms %q: want nplurals=N; plural=EXPR;", header)
 	}
 	n, err := strconv.Atoi(nStr)
 	if err != nil || n < 1 || n > 100 {
-		return nil, fmt.Errorf("Plural-Forms %q: nplurals must be a number in 1..100: %w", header, ErrSyntax)
+		return nil, syntaxErrorf("Plural-Forms %q: nplurals must be a number in 1..100", header)
 	}
 	node, err := parsePluralExpr(expr)
 	if err != nil {
@@ -166,7 +166,7 @@ const maxPluralDepth = 100
 
 func parsePluralExpr(s string) (*pluralNode, error) {
 	if len(s) > 1000 {
-		return nil, fmt.Errorf("plural expression longer than 1000 bytes: %w", ErrSyntax)
+		return nil, syntaxErrorf("plural expression longer than 1000 bytes")
 	}
 	p := &pluralParser{s: s}
 	n, err := p.ternary()
@@ -181,7 +181,7 @@ func parsePluralExpr(s string) (*pluralNode, error) {
 }
 
 func (p *pluralParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("plural expression at offset %d: %s: %w", p.pos, fmt.Sprintf(format, args...), ErrSyntax)
+	return syntaxErrorf("plural expression at offset %d: %s", p.pos, fmt.Sprintf(format, args...))
 }
 
 func (p *pluralParser) skip() {
@@ -514,14 +514,14 @@ func (t *pluralNode) eval(n uint64) (uint64, error) {
 		return a * b, nil
 	case "/", "%":
 		if b == 0 {
-			return 0, fmt.Errorf("division by zero (operator %q at offset %d) for n=%d: %w", t.op, t.position, n, ErrSyntax)
+			return 0, syntaxErrorf("division by zero (operator %q at offset %d) for n=%d", t.op, t.position, n)
 		}
 		if t.op == "/" {
 			return a / b, nil
 		}
 		return a % b, nil
 	}
-	return 0, fmt.Errorf("unknown operator %q: %w", t.op, ErrSyntax)
+	return 0, syntaxErrorf("unknown operator %q", t.op)
 }
 
 // check evaluates the rule on counts 0..1000 and large ones: every result must be a valid
@@ -533,7 +533,7 @@ func (t *pluralNode) check(nplurals int) error {
 			return err
 		}
 		if v >= uint64(nplurals) {
-			return fmt.Errorf("n=%d gives plural index %d, out of range for nplurals=%d: %w", n, v, nplurals, ErrSyntax)
+			return syntaxErrorf("n=%d gives plural index %d, out of range for nplurals=%d", n, v, nplurals)
 		}
 		return nil
 	}

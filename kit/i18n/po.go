@@ -17,6 +17,16 @@ import (
 // gives; the error text names the file and line.
 var ErrSyntax = errors.New("i18n: syntax error")
 
+// syntaxError is a problem in a file's content; it wraps ErrSyntax without repeating its text.
+type syntaxError struct{ msg string }
+
+func (e *syntaxError) Error() string { return e.msg }
+func (e *syntaxError) Unwrap() error { return ErrSyntax }
+
+func syntaxErrorf(format string, args ...any) error {
+	return &syntaxError{fmt.Sprintf(format, args...)}
+}
+
 // POFile is a PO (or POT) file: the header entry and the messages, in file order, obsolete ones
 // (#~) included. Strings are UTF-8 in memory whatever the file's charset; [POFile.WriteTo]
 // writes UTF-8.
@@ -210,7 +220,7 @@ func ParsePOBytes(data []byte, name string) (*POFile, error) {
 func convertCharset(f *POFile, cs string) error {
 	enc, err := ianaindex.MIME.Encoding(cs)
 	if err != nil || enc == nil {
-		return fmt.Errorf("unsupported charset %q: %w", cs, ErrSyntax)
+		return syntaxErrorf("unsupported charset %q", cs)
 	}
 	dec := enc.NewDecoder()
 	conv := func(s *string) {
@@ -256,7 +266,7 @@ type poParser struct {
 }
 
 func (p *poParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("%s:%d: %s: %w", p.name, p.line, fmt.Sprintf(format, args...), ErrSyntax)
+	return syntaxErrorf("%s:%d: %s", p.name, p.line, fmt.Sprintf(format, args...))
 }
 
 func (p *poParser) parse(data []byte) error {
@@ -465,7 +475,7 @@ func (p *poParser) flush() error {
 	case !m.Obsolete && !m.HasContext && m.ID == "" && p.file.Header == nil:
 		p.file.Header = m
 	case !m.Obsolete && !m.HasContext && m.ID == "":
-		return fmt.Errorf("%s:%d: duplicate header entry (msgid \"\"), first at line %d: %w", p.name, m.Line, p.file.Header.Line, ErrSyntax)
+		return syntaxErrorf("%s:%d: duplicate header entry (msgid \"\"), first at line %d", p.name, m.Line, p.file.Header.Line)
 	default:
 		if !m.Obsolete {
 			if p.seen == nil {
@@ -473,7 +483,7 @@ func (p *poParser) flush() error {
 			}
 			k := m.Key()
 			if first, dup := p.seen[k]; dup {
-				return fmt.Errorf("%s:%d: duplicate message definition, first at line %d: %w", p.name, m.Line, first, ErrSyntax)
+				return syntaxErrorf("%s:%d: duplicate message definition, first at line %d", p.name, m.Line, first)
 			}
 			p.seen[k] = m.Line
 		}
@@ -573,7 +583,7 @@ func (p *poParser) checkUTF8() error {
 			bad = bad || !utf8.ValidString(s)
 		}
 		if bad {
-			return fmt.Errorf("%s:%d: invalid UTF-8 (declare the file's charset in its header): %w", p.name, m.Line, ErrSyntax)
+			return syntaxErrorf("%s:%d: invalid UTF-8 (declare the file's charset in its header)", p.name, m.Line)
 		}
 	}
 	return nil
