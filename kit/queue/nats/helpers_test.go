@@ -79,4 +79,12 @@ func openURL(t *testing.T, rawURL string, opts ...queue.Option) *queue.Queue {
 	return q
 }
 
-var _ = kitnats.DefaultURL
+// driverOf returns the NATS driver behind q.
+func driverOf(t *testing.T, q *queue.Queue) *kitnats.Driver {
+	t.Helper()
+	d, ok := q.Driver().(*kitnats.Driver)
+	if !ok {
+		t.Fatalf("driver is %T", q.Driver())
+	}
+	return d
+}

@@ -86,7 +86,7 @@ func openNATS(ctx context.Context, u *url.URL, opts *registry.Options) (queue.Dr
 	}
 	nc, err := natsgo.Connect(strings.Join(servers, ","), connOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", registry.RedactURL(u), err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
 	d, err := NewDriver(ctx, nc, cfg, jetstream.WithDefaultTimeout(timeout))
 	if err != nil {

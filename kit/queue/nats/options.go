@@ -221,9 +221,7 @@ func connOptions(u *url.URL, o *reader) (servers []string, opts []natsgo.Option)
 		scheme = "tls"
 	}
 	servers = []string{scheme + "://" + host}
-	for _, s := range o.Strings("server") {
-		servers = append(servers, s)
-	}
+	servers = append(servers, o.Strings("server")...)
 	opts = append(opts,
 		natsgo.Name(o.String("name", "kit-queue")),
 		natsgo.Timeout(o.Duration("connect_timeout", 5*time.Second)),

@@ -119,8 +119,8 @@ func (s *suite) testAckWaitExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hung.Close()
+	took := time.Now() // before the fetch: the server's ack-wait clock starts after this
 	first := fetch(t, hung, 1)[0]
-	took := time.Now()
 	// A second subscription gets it again once the first has held it past AckWait.
 	other, err := d.Subscribe(ctx, cfg)
 	if err != nil {
