@@ -3,6 +3,9 @@ module github.com/stackkit/stackkit/kit/mail
 go 1.26.0
 
 require (
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.25.1
+	github.com/stackkit/stackkit/internal/testenv v0.0.0
 	github.com/stackkit/stackkit/kit/queue v0.0.0
 	github.com/stackkit/stackkit/kit/registry v0.0.0
 	github.com/wneessen/go-mail v0.8.1

@@ -21,9 +21,9 @@ import (
 type Message struct {
 	// From is the author and the envelope sender. Empty: the Mailer's default From
 	// ([WithDefaultFrom], default_from=), or ErrInvalidMessage.
-	From    string
-	To      []string
-	Cc      []string
+	From string
+	To   []string
+	Cc   []string
 	// Bcc recipients get the message; their addresses appear in no header.
 	Bcc     []string
 	ReplyTo []string

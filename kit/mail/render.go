@@ -3,8 +3,8 @@ package mail
 import (
 	"bytes"
 	"fmt"
-	"mime"
 	"io"
+	"mime"
 	"net/mail"
 	"net/textproto"
 	"slices"
@@ -147,7 +147,7 @@ func render(msg *Message, rc *renderConfig) (*Envelope, error) {
 }
 
 // attachmentFile makes go-mail's part for an attachment, with its headers set here so names
-// are RFC 2231-encoded (filename*=utf-8''...), which MIME parsers decode, rather than RFC 2047
+// are RFC 2231-encoded (filename*=utf-8”...), which MIME parsers decode, rather than RFC 2047
 // words inside quotes. The data is written from the Message's slice, not copied.
 func attachmentFile(a *Attachment) *gomail.File {
 	h := make(textproto.MIMEHeader, 4)
