@@ -11,6 +11,10 @@ import (
 // Capabilities say otherwise: S3's limit.
 const DefaultMaxNameLen = 1024
 
+// MaxComponentLen is the longest path component ("a" in "a/b"), in bytes, on every backend: a
+// file system's limit (NAME_MAX), enforced on S3 too so that names work everywhere.
+const MaxComponentLen = 255
+
 // ValidateName reports whether name is a valid object name, with the default length limit. A
 // Storage checks every name with its backend's limit before the backend sees it, so the rules
 // are the same on every backend:
@@ -18,7 +22,8 @@ const DefaultMaxNameLen = 1024
 //   - slash-separated, relative ("a/b.txt", never "/a" or "a/"), with no empty, "." or ".."
 //     component ("a//b", "a/./b", "../b");
 //   - valid UTF-8 without control characters (NUL included) or backslashes;
-//   - at most DefaultMaxNameLen bytes (or the backend's MaxNameLen).
+//   - at most DefaultMaxNameLen bytes (or the backend's MaxNameLen), and at most
+//     MaxComponentLen bytes between slashes.
 //
 // The error wraps [ErrInvalidName] and names the name and what is wrong with it.
 func ValidateName(name string) error { return validateName(name, DefaultMaxNameLen) }
@@ -75,6 +80,9 @@ func nameProblem(name string, maxLen int) string {
 			return `"." path component`
 		case "..":
 			return `".." path component`
+		}
+		if len(part) > MaxComponentLen {
+			return fmt.Sprintf("a path component is %d bytes long; the limit is %d", len(part), MaxComponentLen)
 		}
 	}
 	return ""

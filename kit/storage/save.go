@@ -107,7 +107,8 @@ func (s *Storage) alternativeName(name string) (string, error) {
 	ext := extensions(file)
 	stem := strings.TrimSuffix(file, ext)
 	suffix := "_" + randomSuffix()
-	if over := len(dir) + len(stem) + len(suffix) + len(ext) - s.maxName; over > 0 {
+	over := max(len(dir)+len(stem)+len(suffix)+len(ext)-s.maxName, len(stem)+len(suffix)+len(ext)-MaxComponentLen)
+	if over > 0 {
 		if over >= len(stem) {
 			return "", fmt.Errorf("%w %q: too long to add a suffix for an available name within %d bytes", ErrInvalidName, shorten(name), s.maxName)
 		}
