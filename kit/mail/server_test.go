@@ -46,6 +46,9 @@ type testServer struct {
 	OnRcpt func(to string) error
 	// OnData runs instead of storing the message when it returns handled=true.
 	OnData func(c *smtp.Conn, data []byte) (handled bool, err error)
+	// OnDataStart runs before the message is read, with the reader: a hook that drops the
+	// connection mid-transfer. When it returns handled=true, the rest is not read.
+	OnDataStart func(c *smtp.Conn, r io.Reader) (handled bool, err error)
 
 	mu        sync.Mutex
 	sessions  int
@@ -246,6 +249,11 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (x *session) Data(r io.Reader) error {
+	if x.s.OnDataStart != nil {
+		if handled, err := x.s.OnDataStart(x.c, r); handled {
+			return err
+		}
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
