@@ -146,7 +146,7 @@ type fileDriver struct {
 	fileMode fs.FileMode
 	dirMode  fs.FileMode
 	sync     bool
-	xattrs   bool // the file system keeps user extended attributes
+	xattrs   bool        // the file system keeps user extended attributes
 	closed   atomic.Bool // operations check it first; one racing with Close gets os.ErrClosed from the root
 }
 
@@ -697,4 +697,3 @@ func (d *fileDriver) Close() error {
 	}
 	return d.root.Close()
 }
-

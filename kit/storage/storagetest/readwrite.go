@@ -393,7 +393,7 @@ func (s *suite) testContentType(t *testing.T) {
 		{"style.css", []byte("body{}"), "", "text/css; charset=utf-8"},
 		{"page.html", []byte("<p>x"), "", "text/html; charset=utf-8"},
 		{"image.png", []byte("not really a png"), "", "image/png"}, // the extension wins
-		{"upload", png, "", "image/png"},                          // sniffed
+		{"upload", png, "", "image/png"},                           // sniffed
 		{"notes", []byte("just some text"), "", "text/plain; charset=utf-8"},
 		{"empty", nil, "", "text/plain; charset=utf-8"},
 		{"data.unknownext", []byte("%PDF-1.7 ..."), "", "application/pdf"},
