@@ -12,6 +12,7 @@ require (
 	github.com/stackkit/stackkit/kit/i18n v0.0.0
 	github.com/stackkit/stackkit/kit/registry v0.0.0
 	github.com/uptrace/bun v1.3.0
+	golang.org/x/time v0.16.0
 )
 
 require (
@@ -45,6 +46,7 @@ require (
 	github.com/stackkit/stackkit/kit/cache/dbcache v0.0.0
 	github.com/stackkit/stackkit/kit/cache/memcached v0.0.0
 	github.com/stackkit/stackkit/kit/cache/redis v0.0.0
+	github.com/stackkit/stackkit/kit/i18n/transifex v0.0.0
 	github.com/tmthrgd/go-hex v0.0.0-20190904060850-447a3041c3bc // indirect
 	github.com/uptrace/bun/dialect/mysqldialect v1.3.0 // indirect
 	github.com/uptrace/bun/dialect/pgdialect v1.3.0 // indirect
@@ -85,5 +87,7 @@ replace github.com/stackkit/stackkit/kit/cache/redis => ../cache/redis
 replace github.com/stackkit/stackkit/kit/cache/memcached => ../cache/memcached
 
 replace github.com/stackkit/stackkit/kit/cache/dbcache => ../cache/dbcache
+
+replace github.com/stackkit/stackkit/kit/i18n/transifex => ../i18n/transifex
 
 replace github.com/stackkit/stackkit/kit/i18n => ../i18n

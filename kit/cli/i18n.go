@@ -202,6 +202,7 @@ Any error fails the command (exit 1), naming file:line; a .po with errors leaves
 	}
 
 	cmd.AddCommand(extractCmd, compileCmd, statsCmd)
+	cmd.AddCommand(a.i18nPullCommand(), a.i18nPushCommand()) // Transifex: i18n_transifex.go
 	return cmd
 }
 

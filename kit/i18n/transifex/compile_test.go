@@ -3,6 +3,8 @@ package transifex_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +25,16 @@ func TestPullCompileWritesMO(t *testing.T) {
 	f, err := i18n.ReadMO([]byte(mo), "web.mo")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Unchanged files are skipped, but not when their MO file is missing.
+	if r := result(t, e.pull(t, transifex.PullOptions{Compile: true}), web, "de"); r.Status != transifex.StatusUnchanged {
+		t.Fatalf("second pull: %v", r)
+	}
+	if err := os.Remove(filepath.Join(e.root, "locale/de/LC_MESSAGES/web.mo")); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, e.pull(t, transifex.PullOptions{Compile: true}), web, "de"); r.Status != transifex.StatusWritten || !exists(e.root, "locale/de/LC_MESSAGES/web.mo") {
+		t.Fatalf("pull without the MO: %v", r)
 	}
 	var got []string
 	for _, m := range f.Messages {

@@ -341,7 +341,7 @@ func (p *puller) plan(ctx context.Context, r *ResourceConfig, all map[string][]L
 			}
 		}
 		if !p.o.Force && t.existing != nil {
-			if e, ok := p.state.Files[stateKey(r.ID, code)]; ok && e.unchanged(t.stats, p.o.Mode, t.path) && e.SHA256 == digest(t.existing) {
+			if e, ok := p.state.Files[stateKey(r.ID, code)]; ok && e.unchanged(t.stats, p.o.Mode, t.path) && e.SHA256 == digest(t.existing) && p.compiled(ctx, r, t.path) {
 				base.Status, base.Reason = StatusUnchanged, "unchanged since the last pull"
 				p.finish(base)
 				continue
@@ -393,4 +393,13 @@ func (p *puller) pull(ctx context.Context, t *pullTask) Result {
 	p.dirty = true
 	p.mu.Unlock()
 	return res
+}
+
+// compiled reports whether the MO file a Compile pull needs is there (true without Compile).
+func (p *puller) compiled(ctx context.Context, r *ResourceConfig, po string) bool {
+	if !p.o.Compile || !isPO(r) {
+		return true
+	}
+	_, err := p.o.Destination.ReadFile(ctx, moName(po))
+	return err == nil
 }
