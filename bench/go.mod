@@ -43,12 +43,15 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/jinzhu/inflection v1.0.0 // indirect
+	github.com/leonelquinteros/gotext v1.7.2
 	github.com/mfridman/interpolate v0.0.2 // indirect
+	github.com/nicksnyder/go-i18n/v2 v2.7.0
 	github.com/puzpuzpuz/xsync/v3 v3.5.1 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	github.com/stackkit/stackkit/kit/cache v0.0.0
 	github.com/stackkit/stackkit/kit/cache/redis v0.0.0
 	github.com/stackkit/stackkit/kit/http v0.0.0
+	github.com/stackkit/stackkit/kit/i18n v0.0.0
 	github.com/stackkit/stackkit/kit/registry v0.0.0 // indirect
 	github.com/tmthrgd/go-hex v0.0.0-20190904060850-447a3041c3bc // indirect
 	github.com/uptrace/bun/dialect/pgdialect v1.3.0 // indirect
@@ -62,7 +65,7 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/text v0.43.0
 )
 
 replace github.com/stackkit/stackkit/kit/db => ../kit/db
@@ -78,3 +81,5 @@ replace github.com/stackkit/stackkit/kit/http => ../kit/http
 replace github.com/stackkit/stackkit/kit/cache => ../kit/cache
 
 replace github.com/stackkit/stackkit/kit/cache/redis => ../kit/cache/redis
+
+replace github.com/stackkit/stackkit/kit/i18n => ../kit/i18n

@@ -62,43 +62,51 @@ func NewCatalog(lang language.Tag, f *POFile) (*Catalog, error) {
 		if m.Obsolete || m.Fuzzy() || !m.Translated() {
 			continue
 		}
-		c.add(m)
+		if !c.add(m) {
+			return nil, syntaxErrorf("%s:%d: duplicate message definition %q", f.Name, m.Line, m.ID)
+		}
 	}
 	return c, nil
 }
 
-func (c *Catalog) add(m *Message) {
-	if !m.Plural {
-		if m.HasContext {
-			if c.cmsgs == nil {
-				c.cmsgs = map[ctxKey]string{}
-			}
-			c.cmsgs[ctxKey{m.Context, m.ID}] = m.Str[0]
-			return
-		}
-		c.msgs[m.ID] = m.Str[0]
-		return
-	}
-	pm := &pluralMsg{forms: m.Str, argc: make([]int, len(m.Str))}
-	for i, s := range m.Str {
-		pm.argc[i] = formatArgCount(s)
-	}
-	// gettext(msgid) on a plural entry gives msgstr[0].
+// add enters m; it reports false when the key was there already.
+func (c *Catalog) add(m *Message) bool {
 	if m.HasContext {
 		if c.cmsgs == nil {
 			c.cmsgs = map[ctxKey]string{}
-			c.cplurals = map[ctxKey]*pluralMsg{}
-		}
-		if c.cplurals == nil {
-			c.cplurals = map[ctxKey]*pluralMsg{}
 		}
 		k := ctxKey{m.Context, m.ID}
-		c.cplurals[k] = pm
+		n := len(c.cmsgs)
+		// gettext(msgid) on a plural entry gives msgstr[0].
 		c.cmsgs[k] = m.Str[0]
-		return
+		if len(c.cmsgs) == n {
+			return false
+		}
+		if m.Plural {
+			if c.cplurals == nil {
+				c.cplurals = map[ctxKey]*pluralMsg{}
+			}
+			c.cplurals[k] = newPluralMsg(m.Str)
+		}
+		return true
 	}
-	c.plurals[m.ID] = pm
+	n := len(c.msgs)
 	c.msgs[m.ID] = m.Str[0]
+	if len(c.msgs) == n {
+		return false
+	}
+	if m.Plural {
+		c.plurals[m.ID] = newPluralMsg(m.Str)
+	}
+	return true
+}
+
+func newPluralMsg(forms []string) *pluralMsg {
+	pm := &pluralMsg{forms: forms, argc: make([]int, len(forms))}
+	for i, s := range forms {
+		pm.argc[i] = formatArgCount(s)
+	}
+	return pm
 }
 
 // ParseCatalog builds a catalog from a file's bytes: MO when it starts with the MO magic
@@ -109,7 +117,7 @@ func ParseCatalog(lang language.Tag, data []byte, name string) (*Catalog, error)
 	if isMO(data) {
 		f, err = ReadMO(data, name)
 	} else {
-		f, err = ParsePOBytes(data, name)
+		f, err = parsePO(data, name, true)
 	}
 	if err != nil {
 		return nil, err

@@ -45,13 +45,15 @@ func ReadMO(data []byte, name string) (*POFile, error) {
 		origTab+8*n > len(data) || transTab+8*n > len(data) {
 		return nil, bad("string tables out of bounds")
 	}
+	// One string for the file: every message is a substring of it, not an allocation.
+	text := string(data)
 	str := func(tab, i int) (string, error) {
 		l := int(bo.Uint32(data[tab+8*i:]))
 		off := int(bo.Uint32(data[tab+8*i+4:]))
 		if l < 0 || off < 0 || off+l >= len(data) || off+l < off {
 			return "", bad("string %d out of bounds", i)
 		}
-		return string(data[off : off+l]), nil
+		return text[off : off+l], nil
 	}
 	f := &POFile{Name: name}
 	for i := 0; i < n; i++ {

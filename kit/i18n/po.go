@@ -1,7 +1,6 @@
 package i18n
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -195,8 +194,13 @@ func ParsePO(r io.Reader, name string) (*POFile, error) {
 
 // ParsePOBytes is [ParsePO] on a byte slice.
 func ParsePOBytes(data []byte, name string) (*POFile, error) {
+	return parsePO(data, name, false)
+}
+
+// parsePO parses; lean skips comments and references, which a catalog for lookups never needs.
+func parsePO(data []byte, name string, lean bool) (*POFile, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	p := poParser{name: name, file: &POFile{Name: name}}
+	p := poParser{name: name, file: &POFile{Name: name}, lean: lean}
 	if err := p.parse(data); err != nil {
 		return nil, err
 	}
@@ -209,9 +213,10 @@ func ParsePOBytes(data []byte, name string) (*POFile, error) {
 			if err := convertCharset(f, cs); err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
+			p.converted = true
 		}
 	}
-	if err := p.checkUTF8(); err != nil {
+	if err := p.checkUTF8(utf8.Valid(data)); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -256,13 +261,15 @@ type poParser struct {
 	file *POFile
 	line int
 
-	cur     *Message
-	started bool   // cur has a keyword (msgctxt/msgid) already
-	field   string // the keyword the next continuation string belongs to
-	target  *string
-	prev    bool           // field is inside "#|"
-	obs     bool           // the current keyword lines are obsolete
-	seen    map[string]int // key -> line, to reject duplicates
+	cur       *Message
+	started   bool   // cur has a keyword (msgctxt/msgid) already
+	field     string // the keyword the next continuation string belongs to
+	target    *string
+	prev      bool           // field is inside "#|"
+	obs       bool           // the current keyword lines are obsolete
+	seen      map[string]int // key -> line, to reject duplicates
+	lean      bool
+	converted bool // strings were converted from another charset
 }
 
 func (p *poParser) errorf(format string, args ...any) error {
@@ -270,25 +277,23 @@ func (p *poParser) errorf(format string, args ...any) error {
 }
 
 func (p *poParser) parse(data []byte) error {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), len(data)+1)
+	// One string for the whole file: lines and unescaped strings are substrings of it.
+	text := string(data)
 	p.cur = &Message{}
-	for sc.Scan() {
+	for text != "" {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
 		p.line++
-		line := strings.TrimRight(sc.Text(), " \t\r")
-		if err := p.parseLine(line); err != nil {
+		if err := p.parseLine(trimRightBlank(line)); err != nil {
 			return err
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", p.name, err)
 	}
 	return p.flush()
 }
 
 // parseLine handles one line; the entry in progress is p.cur.
 func (p *poParser) parseLine(line string) error {
-	trimmed := strings.TrimLeft(line, " \t")
+	trimmed := trimLeftBlank(line)
 	if trimmed == "" {
 		// A blank line ends an entry (but a lone comment block stays attached to the next).
 		if p.started {
@@ -297,9 +302,9 @@ func (p *poParser) parseLine(line string) error {
 		return nil
 	}
 	if strings.HasPrefix(trimmed, "#~") {
-		rest := strings.TrimLeft(trimmed[2:], " \t")
+		rest := trimLeftBlank(trimmed[2:])
 		if strings.HasPrefix(trimmed, "#~|") {
-			return p.keywordLine(strings.TrimLeft(trimmed[3:], " \t"), true, true)
+			return p.keywordLine(trimLeftBlank(trimmed[3:]), true, true)
 		}
 		if rest == "" {
 			return nil
@@ -314,7 +319,7 @@ func (p *poParser) parseLine(line string) error {
 			}
 		}
 		if len(trimmed) > 1 && trimmed[1] == '|' {
-			return p.keywordLine(strings.TrimLeft(trimmed[2:], " \t"), false, true)
+			return p.keywordLine(trimLeftBlank(trimmed[2:]), false, true)
 		}
 		p.comment(trimmed)
 		return nil
@@ -324,6 +329,9 @@ func (p *poParser) parseLine(line string) error {
 
 func (p *poParser) comment(line string) {
 	m := p.cur
+	if p.lean && (len(line) == 1 || line[1] != ',') {
+		return
+	}
 	if len(line) == 1 {
 		m.Comments = append(m.Comments, "")
 		return
@@ -363,7 +371,7 @@ func (p *poParser) keywordLine(line string, obsolete, prev bool) error {
 	if i := strings.IndexByte(kw, '"'); i > 0 { // msgid"x"
 		kw, rest = kw[:i], line[i:]
 	}
-	rest = strings.TrimLeft(rest, " \t")
+	rest = trimLeftBlank(rest)
 	m := p.cur
 	if prev {
 		var t *string
@@ -477,7 +485,7 @@ func (p *poParser) flush() error {
 	case !m.Obsolete && !m.HasContext && m.ID == "":
 		return syntaxErrorf("%s:%d: duplicate header entry (msgid \"\"), first at line %d", p.name, m.Line, p.file.Header.Line)
 	default:
-		if !m.Obsolete {
+		if !m.Obsolete && !p.lean { // lean parses leave duplicates to NewCatalog
 			if p.seen == nil {
 				p.seen = make(map[string]int)
 			}
@@ -571,8 +579,11 @@ func (p *poParser) unquote(s string) (string, error) {
 	return b.String(), nil
 }
 
-func (p *poParser) checkUTF8() error {
+func (p *poParser) checkUTF8(wholeFileValid bool) error {
 	f := p.file
+	if wholeFileValid && (f.Header == nil || !p.converted) {
+		return nil
+	}
 	all := f.Messages
 	if f.Header != nil {
 		all = append([]*Message{f.Header}, all...)
@@ -601,4 +612,18 @@ func hexVal(c byte) int {
 		return int(c-'a') + 10
 	}
 	return int(c-'A') + 10
+}
+
+func trimLeftBlank(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
+}
+
+func trimRightBlank(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
