@@ -246,7 +246,7 @@ func (c *Client) call(ctx context.Context, method string, u *url.URL, body []byt
 			}
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "transifex: retrying", slog.String("method", method), slog.String("path", u.Path),
 				slog.Int("attempt", attempt+1), slog.Duration("wait", wait), slog.String("error", lastErr.Error()))
-			if err := c.sleep(ctx, wait, "retrying "+method+" "+u.Path+" after: "+lastErr.Error()); err != nil {
+			if err := c.sleep(ctx, wait, fmt.Sprintf("a retry of %s %s would wait %s", method, u.Path, wait.Round(time.Millisecond))); err != nil {
 				if errors.Is(err, ErrTimeout) {
 					return nil, fmt.Errorf("%w; %w", lastErr, err)
 				}

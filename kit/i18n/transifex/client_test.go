@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -386,4 +387,28 @@ func hasSleep(c *txtest.Clock, d time.Duration) bool {
 		}
 	}
 	return false
+}
+
+func TestFileHostRedirectGetsNoToken(t *testing.T) {
+	e := newEnv(t, "", nil)
+	var gotAuth []string
+	final := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth = append(gotAuth, r.Header.Get("Authorization"))
+		w.Write(po("de", "Hallo (CDN)", "Tschüss"))
+	}))
+	defer final.Close()
+	e.srv.RedirectFile(web, "de", final.URL+"/cdn/de.po?sig=abc")
+	data, err := e.client.DownloadTranslation(context.Background(), transifex.DownloadRequest{Resource: web, Language: "de"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "Hallo (CDN)") {
+		t.Fatalf("downloaded %q", data)
+	}
+	if len(gotAuth) != 1 || gotAuth[0] != "" {
+		t.Fatalf("the CDN got Authorization %q", gotAuth)
+	}
+	if fr := e.srv.FileRequests(); len(fr) != 1 || fr[0].Authorization != "" {
+		t.Fatalf("file host requests %+v", fr)
+	}
 }

@@ -158,8 +158,8 @@ func (c *Client) fetchFile(ctx context.Context, u *url.URL, what string) ([]byte
 	var lastErr error
 	for attempt := 0; attempt < c.attempts; attempt++ {
 		if attempt > 0 {
-			if err := c.sleep(ctx, c.retry.Delay(attempt-1), "retrying the file download after: "+lastErr.Error()); err != nil {
-				return nil, err
+			if err := c.sleep(ctx, c.retry.Delay(attempt-1), "retrying the file download"); err != nil {
+				return nil, fmt.Errorf("%w; %w", lastErr, err)
 			}
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

@@ -105,6 +105,7 @@ type job struct {
 }
 
 type file struct {
+	location    string
 	auth        string
 	data        []byte
 	status      int
@@ -117,6 +118,7 @@ type broken struct {
 	status      int
 	contentType string
 	body        []byte
+	location    string
 }
 
 // Server is the imitation. Its exported fields are set by New; change the data and faults with
@@ -283,7 +285,15 @@ func (s *Server) SlowJob(resourceID, language string, polls int) {
 func (s *Server) BreakFile(resourceID, language string, status int, contentType string, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.broken[jobKey{resourceID, language}] = broken{status, contentType, body}
+	s.broken[jobKey{resourceID, language}] = broken{status: status, contentType: contentType, body: body}
+}
+
+// RedirectFile makes the file host answer the download of a language with a 302 to location, as
+// a CDN may.
+func (s *Server) RedirectFile(resourceID, language, location string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.broken[jobKey{resourceID, language}] = broken{status: http.StatusFound, location: location}
 }
 
 // Requests returns the API requests received so far.
@@ -827,7 +837,7 @@ func (s *Server) pollJob(w http.ResponseWriter, kind, id string) {
 			j.fileID = uuid() + "-file"
 			f := &file{auth: randHex(24), status: http.StatusOK, contentType: "text/x-po; charset=utf-8", data: s.translationFile(res, j.language)}
 			if b, ok := s.broken[jobKey{j.resource, j.language}]; ok {
-				f.status, f.contentType, f.data = b.status, b.contentType, b.body
+				f.status, f.contentType, f.data, f.location = b.status, b.contentType, b.body, b.location
 			}
 			s.files[j.fileID] = f
 		}
@@ -872,6 +882,10 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if f == nil || r.URL.Query().Get("auth") != f.auth {
 		http.Error(w, "Forbidden", http.StatusForbidden)
+		return
+	}
+	if f.location != "" {
+		http.Redirect(w, r, f.location, f.status)
 		return
 	}
 	w.Header().Set("Content-Type", f.contentType)
