@@ -143,6 +143,9 @@ func render(msg *Message, rc *renderConfig) (*Envelope, error) {
 	if _, err := m.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("mail: writing message: %w", err)
 	}
+	if !bytes.HasSuffix(buf.Bytes(), []byte("\r\n")) {
+		buf.WriteString("\r\n") // a single-part body may end without a line break
+	}
 	return &Envelope{MessageID: id, From: from.Addr, To: rcpts, Data: buf.Bytes()}, nil
 }
 

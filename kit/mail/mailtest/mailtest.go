@@ -175,9 +175,6 @@ func CheckLines(t testing.TB, data []byte) {
 			continue
 		}
 		if !bytes.HasSuffix(line, []byte("\r\n")) {
-			if i == bytes.Count(data, []byte("\n")) && len(bytes.TrimRight(line, "\r")) == 0 {
-				continue
-			}
 			t.Fatalf("line %d does not end in CRLF: %q", i+1, truncate(line))
 		}
 		if n := len(line) - 2; n > 998 {
