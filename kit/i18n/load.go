@@ -118,20 +118,22 @@ func (t *Translator) Load(fsys fs.FS, opts ...LoadOption) error {
 // from kit/storage (or any store) without kit/i18n depending on it:
 //
 //	store, _ := storage.Open(ctx, "s3://bucket/app?region=eu-west-1")
-//	fsys := i18n.OpenerFS(ctx, store.Open)
+//	fsys := i18n.OpenerFS(ctx, store.Open, storage.ErrNotExist)
 //	set, err := i18n.LoadSet(fsys, language.English, i18n.WithDir("locale"), i18n.WithLanguages("de", "fr", "pt_BR"))
 //
 // open is called with slash-separated names as fs.FS gives them; its reader is read whole and
-// closed. Missing objects must be reported with an error for which errors.Is(err,
-// fs.ErrNotExist) holds (kit/storage's ErrNotExist does). The file system cannot list
-// directories, so pass [WithLanguages].
-func OpenerFS[R io.ReadCloser](ctx context.Context, open func(ctx context.Context, name string) (R, error)) fs.FS {
-	return openerFS[R]{ctx: ctx, open: open}
+// closed. An error wrapping one of notExist (the store's "no such object" sentinel) is
+// reported as fs.ErrNotExist too, so a missing .mo falls back to the .po and a language
+// without either is found missing. The file system cannot list directories: pass
+// [WithLanguages].
+func OpenerFS[R io.ReadCloser](ctx context.Context, open func(ctx context.Context, name string) (R, error), notExist ...error) fs.FS {
+	return openerFS[R]{ctx: ctx, open: open, notExist: notExist}
 }
 
 type openerFS[R io.ReadCloser] struct {
-	ctx  context.Context
-	open func(context.Context, string) (R, error)
+	ctx      context.Context
+	open     func(context.Context, string) (R, error)
+	notExist []error
 }
 
 func (o openerFS[R]) Open(name string) (fs.File, error) {
@@ -140,6 +142,12 @@ func (o openerFS[R]) Open(name string) (fs.File, error) {
 	}
 	r, err := o.open(o.ctx, name)
 	if err != nil {
+		for _, ne := range o.notExist {
+			if errors.Is(err, ne) {
+				err = errors.Join(fs.ErrNotExist, err)
+				break
+			}
+		}
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer r.Close()

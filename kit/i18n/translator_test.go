@@ -3,6 +3,8 @@ package i18n
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"fmt"
 	"html/template"
 	"os"
@@ -230,27 +232,36 @@ func TestLoadRejectsBrokenCatalogAndKeepsOldSet(t *testing.T) {
 	}
 }
 
+// errNoObject stands for an object store's own "no such object" sentinel (kit/storage's
+// ErrNotExist), which is not fs.ErrNotExist.
+var errNoObject = errors.New("store: object does not exist")
+
 func TestOpenerFS(t *testing.T) {
 	fsys := corpusFS(t)
+	dir := t.TempDir()
 	open := func(_ context.Context, name string) (*os.File, error) {
 		if _, ok := fsys[name]; !ok {
-			return nil, fmt.Errorf("object %s: %w", name, os.ErrNotExist)
+			return nil, fmt.Errorf("open %s: %w", name, errNoObject)
 		}
-		dir := t.TempDir()
-		p := filepath.Join(dir, "obj")
+		p := filepath.Join(dir, strings.ReplaceAll(name, "/", "_"))
 		if err := os.WriteFile(p, fsys[name].Data, 0o644); err != nil {
 			return nil, err
 		}
 		return os.Open(p)
 	}
-	set, err := LoadSet(OpenerFS(context.Background(), open), language.English, WithDir("locale"), WithLanguages("de", "ru", "en"))
+	ofs := OpenerFS(context.Background(), open, errNoObject)
+	// en is the default language: it needs no catalog.
+	set, err := LoadSet(ofs, language.English, WithDir("locale"), WithLanguages("de", "ru", "en"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := NewTranslator(set).Locale("ru").T("Welcome"); got != "Добро пожаловать" {
 		t.Errorf("via OpenerFS: %q", got)
 	}
-	if _, err := LoadSet(OpenerFS(context.Background(), open), language.English, WithDir("locale")); err == nil {
+	if _, err := LoadSet(ofs, language.English, WithDir("locale"), WithLanguages("fr")); err == nil || !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, errNoObject) {
+		t.Errorf("missing language: %v", err)
+	}
+	if _, err := LoadSet(ofs, language.English, WithDir("locale")); err == nil {
 		t.Error("listing through OpenerFS should fail")
 	}
 }
