@@ -29,9 +29,11 @@ const (
 	minPartSize    = 5 << 20
 	maxPartSize    = 5 << 30
 	maxUploadParts = 10000
-	// DefaultPartSize and DefaultConcurrency bound a writer's memory to about
-	// part_size × (concurrency+1) = 40 MiB, and saturate a loopback or LAN link.
-	DefaultPartSize    = 8 << 20
+	// DefaultPartSize and DefaultConcurrency bound a writer's buffers to part_size ×
+	// concurrency = 20 MiB, so that a process moving a 1 GiB object stays under 64 MiB of
+	// resident memory (docs/benchmarks.md). Objects of unknown size are then limited to
+	// part_size × 10,000 parts = 48.8 GiB; raise part_size for larger streams.
+	DefaultPartSize    = 5 << 20
 	DefaultConcurrency = 4
 )
 
@@ -108,7 +110,7 @@ func open(ctx context.Context, u *url.URL, opts *registry.Options) (storage.Driv
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithLogger(sdkLogger{}),
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			// The uploader keeps concurrency part uploads in flight per writer; keep their
+			// A writer keeps concurrency part uploads in flight; keep their
 			// connections for the next parts instead of redialling.
 			t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, 2*int(concurrency)+2)
 		})),

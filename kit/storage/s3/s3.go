@@ -20,7 +20,7 @@
 //	path_style         address buckets by path (default true with an endpoint, false on AWS)
 //	profile            the shared-config profile to use
 //	access_key_id, secret_access_key, session_token
-//	part_size          multipart part size, 5MiB to 5GiB (default 8MiB)
+//	part_size          multipart part size, 5MiB to 5GiB (default 5MiB)
 //	concurrency        parts uploaded at once per writer, 1 to 64 (default 4)
 //	sse                server-side encryption: AES256, aws:kms or aws:kms:dsse
 //	sse_kms_key_id     the KMS key for sse=aws:kms
@@ -31,7 +31,7 @@
 //	checksums          when_supported (default) or when_required, for servers that reject
 //	                   the SDK's CRC32 request checksums
 //
-// A writer streams: it holds at most about part_size × (concurrency+1) bytes, whatever the
+// A writer streams: it holds at most part_size × concurrency bytes of buffers, whatever the
 // object's size. Objects up to part_size are written with one PutObject, larger ones with a
 // multipart upload that Abort, a failed Close or a cancelled context aborts, leaving neither an
 // object nor an unfinished upload behind.
@@ -64,7 +64,7 @@ type Driver struct {
 	prefix    string // "" or ends with "/"
 	cfg       settings
 
-	uploader *uploader
+	buffers sync.Pool // of *[]byte with capacity cfg.partSize, shared by the writers
 
 	// maxCopySize is the largest object CopyObject copies in one request; larger ones are copied
 	// part by part. S3's limit; tests lower it.
@@ -92,7 +92,7 @@ type Option func(*settings)
 // WithPrefix stores every object under prefix (a "/" is added when it has none).
 func WithPrefix(prefix string) Option { return func(s *settings) { s.prefix = prefix } }
 
-// WithPartSize sets the multipart part size (5MiB to 5GiB; default 8MiB).
+// WithPartSize sets the multipart part size (5MiB to 5GiB; default 5MiB).
 func WithPartSize(n int64) Option { return func(s *settings) { s.partSize = n } }
 
 // WithConcurrency sets how many parts a writer uploads at once (default 4).
@@ -119,7 +119,8 @@ func WithACL(acl string) Option { return func(s *settings) { s.acl = types.Objec
 // sending If-None-Match: *, for servers without conditional writes. The check is not atomic.
 func WithCheckThenWrite(on bool) Option { return func(s *settings) { s.checkThenWrite = on } }
 
-// WithRequestChecksums turns the uploader's CRC32 part checksums on (the default) or off.
+// WithRequestChecksums turns CRC32 checksums of multipart parts on (the default) or off; the
+// client's own RequestChecksumCalculation governs single PutObject requests.
 func WithRequestChecksums(on bool) Option { return func(s *settings) { s.checksums = on } }
 
 // NewDriver returns a driver storing objects in bucket through client. Wrap it with
@@ -153,7 +154,6 @@ func NewDriver(client *awss3.Client, bucket string, opts ...Option) (*Driver, er
 		cfg:         s,
 		maxCopySize: maxPartSize,
 	}
-	d.uploader = newUploader(client, s)
 	return d, nil
 }
 

@@ -1,61 +1,55 @@
-// The upload manager (feature/s3/manager) is deprecated in favour of feature/s3/transfermanager,
-// which is not yet stable (v0.x); README.md says why this module stays on the stable v1 API.
-//lint:file-ignore SA1019 feature/s3/transfermanager is not yet stable; see README.md.
-
 package s3
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stackkit/stackkit/kit/storage"
 )
 
-// uploader is the SDK's upload manager.
-type uploader = manager.Uploader
-
-func newUploader(client *awss3.Client, s settings) *uploader {
-	return manager.NewUploader(client, func(u *manager.Uploader) {
-		u.PartSize = s.partSize
-		u.Concurrency = s.concurrency
-		// The writer aborts itself, with a context that outlives the caller's cancellation:
-		// the uploader would abort with the cancelled one and leave the upload behind.
-		u.LeavePartsOnError = true
-		if !s.checksums {
-			u.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-		}
-	})
-}
-
-// errAborted ends an upload whose writer was aborted.
+// errAborted is the cause given to the part uploads an Abort cancels.
 var errAborted = errors.New("s3: write aborted")
 
-// writer streams into the SDK's upload manager through a pipe: Write hands bytes to the
-// uploader, which fills part buffers (part_size each, concurrency+1 of them at most) and sends
-// them while the caller goes on writing. Nothing is visible until the uploader completes, which
-// it can only do after Close closes the pipe.
+// writer streams an object in parts. Write copies into the current part buffer; a full buffer
+// is handed to a goroutine that uploads it (UploadPart) while the caller fills the next one.
+// A writer holds at most concurrency buffers of part_size bytes, the one being filled and the
+// ones being sent, however large the object: when the source is faster than the network, all
+// concurrency parts are in flight while Write waits for one to finish. An object that fits in one part is sent with
+// one PutObject at Close; a larger one is a multipart upload that Close completes and that
+// Abort, a failed part or Close, or a cancelled context aborts.
+//
+// The SDK's upload manager (feature/s3/manager) does the same work but reads the first part
+// with io.ReadAll, which leaves a part's worth or more of garbage behind, and aborts with the
+// caller's context, which fails once that context is cancelled; see README.md.
 type writer struct {
-	ctx    context.Context // the caller's
-	d      *Driver
-	name   string
-	key    string
-	pw     *io.PipeWriter
-	cancel context.CancelCauseFunc
-	stop   func() bool // unregisters the context.AfterFunc watching the caller's ctx
-	done   chan struct{}
+	ctx      context.Context // the caller's
+	upCtx    context.Context // ctx, also cancelled by Abort and by a failed part
+	cancel   context.CancelCauseFunc
+	stop     func() bool // unregisters the context.AfterFunc watching ctx
+	d        *Driver
+	name     string
+	key      string
+	in       *awss3.PutObjectInput // the object's settings (no body)
+	partSize int64
+	checksum types.ChecksumAlgorithm // for parts of a multipart upload
 
-	// Set by the upload goroutine before done is closed.
-	err      error // the upload's failure, if any
-	abortErr error // failure to abort the multipart upload it left
+	buf   []byte        // the part being filled
+	slots chan struct{} // one token per buffer: the one being filled and those in flight
+	wg    sync.WaitGroup
 
-	mu    sync.Mutex
-	ended bool // Close or Abort was called
+	mu       sync.Mutex
+	uploadID string                // "" until the first part is sent
+	parts    []types.CompletedPart // by part number - 1
+	err      error                 // the first failure (sticky)
+	closed   bool                  // Close or Abort was called
+	aborted  bool                  // the upload is aborted: no more parts may start
+	abortErr error                 // failure to abort the multipart upload
 }
 
 // NewWriter implements storage.Driver.
@@ -87,43 +81,299 @@ func (d *Driver) NewWriter(ctx context.Context, name string, opts *storage.Write
 	}
 	d.setEncryption(&in.ServerSideEncryption, &in.SSEKMSKeyId)
 	if opts.IfNotExist && !d.cfg.checkThenWrite {
-		// Sent with PutObject, or with CompleteMultipartUpload for a multipart upload: the
-		// server refuses to commit over an existing object (412), atomically.
+		// Sent with PutObject, or with CompleteMultipartUpload: the server refuses to commit
+		// over an existing object (412), atomically.
 		in.IfNoneMatch = aws.String("*")
 	}
-
-	pr, pw := io.Pipe()
-	in.Body = pr
-	uctx, cancel := context.WithCancelCause(ctx)
-	w := &writer{ctx: ctx, d: d, name: name, key: key, pw: pw, cancel: cancel, done: make(chan struct{})}
-	// A cancelled context ends the upload even while the caller is not writing.
-	w.stop = context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
-
-	var perCall []func(*manager.Uploader)
-	if opts.Size > d.cfg.partSize*maxUploadParts {
+	partSize := d.cfg.partSize
+	if opts.Size > partSize*maxUploadParts {
 		// A known size beyond part_size × 10,000 parts: grow this upload's parts to fit.
-		partSize := (opts.Size + maxUploadParts - 1) / maxUploadParts
-		perCall = append(perCall, func(u *manager.Uploader) { u.PartSize = partSize })
+		partSize = (opts.Size + maxUploadParts - 1) / maxUploadParts
 	}
-	go w.upload(uctx, pr, in, perCall)
+	upCtx, cancel := context.WithCancelCause(ctx)
+	w := &writer{
+		ctx: ctx, upCtx: upCtx, cancel: cancel, d: d, name: name, key: key, in: in,
+		partSize: partSize,
+		slots:    make(chan struct{}, d.cfg.concurrency),
+	}
+	if d.cfg.checksums {
+		w.checksum = types.ChecksumAlgorithmCrc32
+	}
+	if opts.Size >= 0 && opts.Size < partSize {
+		// A small object of known size: a buffer of its size, not a whole part.
+		w.slots <- struct{}{}
+		w.buf = make([]byte, 0, opts.Size)
+	}
+	// A cancelled context aborts the upload even if the caller never comes back to the writer.
+	w.stop = context.AfterFunc(ctx, func() { w.abort(context.Cause(ctx)) })
 	return w, nil
 }
 
-func (w *writer) upload(ctx context.Context, pr *io.PipeReader, in *awss3.PutObjectInput, perCall []func(*manager.Uploader)) {
-	defer close(w.done)
-	_, err := w.d.uploader.Upload(ctx, in, perCall...)
-	if err != nil {
-		var mf manager.MultiUploadFailure
-		if errors.As(err, &mf) && mf.UploadID() != "" {
-			w.abortErr = w.d.abortUpload(ctx, w.key, mf.UploadID())
+func (w *writer) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		if err := w.failed(); err != nil {
+			return n, err
 		}
-		if c := context.Cause(ctx); c != nil && errors.Is(err, context.Canceled) {
-			err = fmt.Errorf("%w (%w)", err, c)
+		if w.buf == nil {
+			select {
+			case w.slots <- struct{}{}:
+			case <-w.upCtx.Done():
+				return n, w.fail(fmt.Errorf("s3: write %q: %w", w.name, context.Cause(w.upCtx)))
+			}
+			w.buf = w.d.getBuffer(w.partSize)
+		}
+		if len(w.buf) == cap(w.buf) {
+			if int64(cap(w.buf)) < w.partSize {
+				// More than the announced size: continue in a full part buffer.
+				b := w.d.getBuffer(w.partSize)
+				w.buf = append(b, w.buf...)
+				continue
+			}
+			// A full part, and more to come: send it. (The last part is sent by Close,
+			// which so knows whether one PutObject will do.)
+			if err := w.sendPart(); err != nil {
+				return n, err
+			}
+			continue
+		}
+		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		w.buf = w.buf[:len(w.buf)+k]
+		p = p[k:]
+		n += k
+	}
+	return n, nil
+}
+
+// failed returns why the writer can take no more: closed, its context done, a part failed.
+func (w *writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failedLocked()
+}
+
+func (w *writer) failedLocked() error {
+	switch {
+	case w.closed:
+		return fmt.Errorf("s3: write %q: writer already closed", w.name)
+	case w.err != nil:
+		return w.err
+	case w.ctx.Err() != nil:
+		return fmt.Errorf("s3: write %q: %w", w.name, context.Cause(w.ctx))
+	case w.aborted:
+		return fmt.Errorf("s3: write %q: %w", w.name, errAborted)
+	}
+	return nil
+}
+
+// sendPart starts the upload of w.buf as the next part, creating the multipart upload first
+// if this is the first part. The upload takes over w.buf and its slot.
+func (w *writer) sendPart() error {
+	w.mu.Lock()
+	id := w.uploadID
+	w.mu.Unlock()
+	if id == "" {
+		create := &awss3.CreateMultipartUploadInput{
+			Bucket:               w.in.Bucket,
+			Key:                  w.in.Key,
+			ContentType:          w.in.ContentType,
+			CacheControl:         w.in.CacheControl,
+			Metadata:             w.in.Metadata,
+			ACL:                  w.in.ACL,
+			StorageClass:         w.in.StorageClass,
+			ServerSideEncryption: w.in.ServerSideEncryption,
+			SSEKMSKeyId:          w.in.SSEKMSKeyId,
+			ChecksumAlgorithm:    w.checksum,
+		}
+		out, err := w.d.client.CreateMultipartUpload(w.upCtx, create)
+		if err != nil {
+			return w.fail(mapError("write", w.name, err))
+		}
+		id = aws.ToString(out.UploadId)
+		w.mu.Lock()
+		w.uploadID = id
+		aborted := w.aborted
+		w.mu.Unlock()
+		if aborted {
+			// Aborted (the context ended) while the upload was being created, too late for
+			// abort to see it: abort it here.
+			w.setAbortErr(w.d.abortUpload(w.ctx, w.key, id))
+			return w.failed()
 		}
 	}
-	w.err = err
-	// Unblock a Write waiting on a failed upload; after a success every byte has been read.
-	pr.CloseWithError(err)
+	w.mu.Lock()
+	if w.aborted {
+		// abort is waiting for the parts in flight; start no more.
+		err := w.failedLocked()
+		w.mu.Unlock()
+		return err
+	}
+	w.parts = append(w.parts, types.CompletedPart{})
+	num := int32(len(w.parts))
+	w.wg.Add(1) // under mu, so it happens before abort's Wait or not at all
+	w.mu.Unlock()
+	buf := w.buf
+	w.buf = nil
+	go func() {
+		defer w.wg.Done()
+		defer func() {
+			w.d.putBuffer(buf)
+			<-w.slots
+		}()
+		out, err := w.d.client.UploadPart(w.upCtx, &awss3.UploadPartInput{
+			Bucket:            w.in.Bucket,
+			Key:               w.in.Key,
+			UploadId:          aws.String(id),
+			PartNumber:        aws.Int32(num),
+			Body:              bytes.NewReader(buf),
+			ChecksumAlgorithm: w.checksum,
+		})
+		if err != nil {
+			_ = w.fail(fmt.Errorf("s3: write %q: part %d: %w", w.name, num, err))
+			return
+		}
+		w.mu.Lock()
+		w.parts[num-1] = types.CompletedPart{
+			PartNumber:    aws.Int32(num),
+			ETag:          out.ETag,
+			ChecksumCRC32: out.ChecksumCRC32,
+		}
+		w.mu.Unlock()
+	}()
+	return nil
+}
+
+// fail records the first failure and cancels the other part uploads; it returns the failure
+// that stands.
+func (w *writer) fail(err error) error {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	err = w.err
+	w.mu.Unlock()
+	w.cancel(err)
+	return err
+}
+
+// Close sends what is left and commits: one PutObject for an object that fits in a part,
+// else the last part and CompleteMultipartUpload. After any failure the upload is aborted.
+func (w *writer) Close() error {
+	w.mu.Lock()
+	err := w.failedLocked()
+	w.closed = true
+	w.mu.Unlock()
+	if err == nil {
+		err = w.commit()
+	}
+	w.stop()
+	w.release()
+	if err != nil {
+		w.abort(err)
+		return errors.Join(err, w.abortFailure())
+	}
+	w.cancel(nil)
+	return nil
+}
+
+func (w *writer) commit() error {
+	w.mu.Lock()
+	id := w.uploadID
+	w.mu.Unlock()
+	if id == "" {
+		in := *w.in
+		in.Body = bytes.NewReader(w.buf)
+		in.ContentLength = aws.Int64(int64(len(w.buf)))
+		if _, err := w.d.client.PutObject(w.upCtx, &in); err != nil {
+			return mapError("write", w.name, err)
+		}
+		return nil
+	}
+	if len(w.buf) > 0 {
+		if err := w.sendPart(); err != nil {
+			return err
+		}
+	}
+	w.wg.Wait()
+	w.mu.Lock()
+	parts, err := w.parts, w.err
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = w.d.client.CompleteMultipartUpload(w.upCtx, &awss3.CompleteMultipartUploadInput{
+		Bucket:          w.in.Bucket,
+		Key:             w.in.Key,
+		UploadId:        aws.String(id),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		IfNoneMatch:     w.in.IfNoneMatch,
+	})
+	if err != nil {
+		return mapError("write", w.name, err)
+	}
+	return nil
+}
+
+// Abort discards the object: it cancels the part uploads in flight and aborts the multipart
+// upload. It returns only a failure to abort it (the parts then stay stored until a lifecycle
+// rule or a later abort removes them).
+func (w *writer) Abort() error {
+	w.mu.Lock()
+	closed := w.closed
+	w.closed = true
+	w.mu.Unlock()
+	if closed {
+		return nil
+	}
+	w.stop()
+	w.abort(errAborted)
+	w.release()
+	return w.abortFailure()
+}
+
+// abort stops the upload with cause: no part starts after it, the parts in flight are
+// cancelled and waited for, and the multipart upload, if any, is aborted. Only the first call
+// does anything. It runs on the caller's goroutine or on the context's AfterFunc, so it leaves
+// w.buf to the caller (see release).
+func (w *writer) abort(cause error) {
+	w.mu.Lock()
+	if w.aborted {
+		w.mu.Unlock()
+		return
+	}
+	w.aborted = true
+	w.mu.Unlock()
+	w.cancel(cause)
+	w.wg.Wait()
+	w.mu.Lock()
+	id := w.uploadID
+	w.mu.Unlock()
+	if id != "" {
+		w.setAbortErr(w.d.abortUpload(w.ctx, w.key, id))
+	}
+}
+
+// release returns the buffer being filled and its slot; the caller's goroutine only.
+func (w *writer) release() {
+	if w.buf != nil {
+		w.d.putBuffer(w.buf)
+		w.buf = nil
+		<-w.slots
+	}
+}
+
+func (w *writer) setAbortErr(err error) {
+	if err != nil {
+		w.mu.Lock()
+		w.abortErr = err
+		w.mu.Unlock()
+	}
+}
+
+func (w *writer) abortFailure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.abortErr
 }
 
 // abortUpload aborts an unfinished multipart upload with a context that survives the caller's
@@ -140,59 +390,20 @@ func (d *Driver) abortUpload(ctx context.Context, key, uploadID string) error {
 	return nil
 }
 
-func (w *writer) Write(p []byte) (int, error) {
-	if err := w.ctx.Err(); err != nil {
-		// The upload is ending (context.AfterFunc closes the pipe); say why now.
-		return 0, fmt.Errorf("s3: write %q: %w", w.name, context.Cause(w.ctx))
-	}
-	n, err := w.pw.Write(p)
-	if err != nil {
-		w.mu.Lock()
-		ended := w.ended
-		w.mu.Unlock()
-		if ended {
-			return n, fmt.Errorf("s3: write %q: writer already closed", w.name)
+// getBuffer returns an empty buffer with capacity n, reused from earlier writers when n is the
+// driver's part size.
+func (d *Driver) getBuffer(n int64) []byte {
+	if n == d.cfg.partSize {
+		if b, ok := d.buffers.Get().(*[]byte); ok {
+			return (*b)[:0]
 		}
-		return n, mapError("write", w.name, err)
 	}
-	return n, nil
+	return make([]byte, 0, n)
 }
 
-// Close ends the stream and waits for the upload to complete.
-func (w *writer) Close() error {
-	if !w.end() {
-		return fmt.Errorf("s3: close %q: writer already closed", w.name)
+func (d *Driver) putBuffer(b []byte) {
+	if int64(cap(b)) == d.cfg.partSize {
+		b = b[:0]
+		d.buffers.Put(&b)
 	}
-	_ = w.pw.Close()
-	<-w.done
-	w.stop()
-	w.cancel(nil)
-	if w.err != nil {
-		return errors.Join(mapError("write", w.name, w.err), w.abortErr)
-	}
-	return nil
-}
-
-// Abort stops the upload, cancelling the part uploads in flight, and aborts the multipart
-// upload if one was started. It returns only a failure to abort it.
-func (w *writer) Abort() error {
-	if !w.end() {
-		return nil
-	}
-	_ = w.pw.CloseWithError(errAborted)
-	w.cancel(errAborted)
-	<-w.done
-	w.stop()
-	return w.abortErr
-}
-
-// end marks the writer closed and reports whether it was still open.
-func (w *writer) end() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.ended {
-		return false
-	}
-	w.ended = true
-	return true
 }
