@@ -75,7 +75,7 @@ func parseAddresses(field string, list []string) ([]Address, error) {
 	for _, s := range list {
 		a, err := ParseAddress(s)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", field, err)
+			return nil, fmt.Errorf("a %s address: %w", field, err)
 		}
 		out = append(out, a)
 	}

@@ -38,7 +38,7 @@ func render(msg *Message, rc *renderConfig) (*Envelope, error) {
 	}
 	from, err := ParseAddress(fromStr)
 	if err != nil {
-		return nil, fmt.Errorf("From: %w", err)
+		return nil, fmt.Errorf("the From address: %w", err)
 	}
 	to, err := parseAddresses("To", msg.To)
 	if err != nil {

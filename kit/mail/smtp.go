@@ -46,7 +46,6 @@ const (
 	DefaultDialTimeout = 10 * time.Second
 	DefaultTimeout     = 30 * time.Second
 	DefaultMaxConns    = 4
-	DefaultMaxIdle     = 2
 	DefaultMaxLifetime = 5 * time.Minute
 	DefaultIdleTimeout = 30 * time.Second
 )
@@ -83,7 +82,7 @@ type SMTPConfig struct {
 	Timeout time.Duration
 	// MaxConns bounds the connections open at once; Send waits for one (default 4).
 	MaxConns int
-	// MaxIdle is how many connections are kept for reuse (default 2); negative keeps none, so
+	// MaxIdle is how many connections are kept for reuse (default MaxConns); negative keeps none, so
 	// each message has a connection of its own, as Django's backend does.
 	MaxIdle int
 	// MaxLifetime closes connections older than this instead of reusing them (default 5m).
@@ -135,9 +134,11 @@ func openSMTP(_ context.Context, u *url.URL, opts *registry.Options) (Driver, er
 	cfg.DialTimeout = opts.Duration("dial_timeout", DefaultDialTimeout)
 	cfg.Timeout = opts.Duration("timeout", DefaultTimeout)
 	cfg.MaxConns = int(opts.Int("max_conns", DefaultMaxConns, 1, 10000))
-	cfg.MaxIdle = int(opts.Int("max_idle", DefaultMaxIdle, 0, 10000))
-	if cfg.MaxIdle == 0 {
-		cfg.MaxIdle = -1
+	if opts.Has("max_idle") {
+		// 0 in the URL means none; in SMTPConfig, 0 is the default and none is negative.
+		if cfg.MaxIdle = int(opts.Int("max_idle", 0, 0, 10000)); cfg.MaxIdle == 0 {
+			cfg.MaxIdle = -1
+		}
 	}
 	cfg.MaxLifetime = opts.Duration("max_lifetime", DefaultMaxLifetime)
 	cfg.IdleTimeout = opts.Duration("idle_timeout", DefaultIdleTimeout)
@@ -225,7 +226,7 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	}
 	switch {
 	case cfg.MaxIdle == 0:
-		cfg.MaxIdle = DefaultMaxIdle
+		cfg.MaxIdle = cfg.MaxConns
 	case cfg.MaxIdle < 0:
 		cfg.MaxIdle = 0
 	}
