@@ -196,7 +196,8 @@ func (h *signedHandler) put(w http.ResponseWriter, r *http.Request, name, signed
 
 // ServeObject serves name from s over HTTP, as http.ServeContent does for a file: ranges,
 // conditional requests on the ETag and modification time, HEAD, the stored content type and
-// cache control. It reads only the ranges asked for. The caller does the authorization.
+// cache control (a Content-Type or Cache-Control the caller already set wins). It reads only the
+// ranges asked for. The caller does the authorization.
 func (s *Storage) ServeObject(w http.ResponseWriter, r *http.Request, name string) {
 	a, err := s.Stat(r.Context(), name)
 	if err != nil {
@@ -207,7 +208,7 @@ func (s *Storage) ServeObject(w http.ResponseWriter, r *http.Request, name strin
 	if a.ETag != "" {
 		hdr.Set("ETag", a.ETag)
 	}
-	if a.ContentType != "" {
+	if a.ContentType != "" && hdr.Get("Content-Type") == "" {
 		hdr.Set("Content-Type", a.ContentType)
 	}
 	if a.CacheControl != "" && hdr.Get("Cache-Control") == "" {

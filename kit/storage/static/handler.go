@@ -1,0 +1,139 @@
+package static
+
+import (
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stackkit/stackkit/kit/storage"
+)
+
+// DefaultMaxAge is how long clients may cache files served under unhashed names.
+const DefaultMaxAge = time.Minute
+
+// HandlerOptions configure [Handler].
+type HandlerOptions struct {
+	// MaxAge is the Cache-Control max-age for unhashed names (default DefaultMaxAge).
+	MaxAge time.Duration
+}
+
+// Handler serves the static files in s, to be mounted with http.StripPrefix:
+//
+//	mux.Handle("/static/", http.StripPrefix("/static/", static.Handler(s, manifest, nil)))
+//
+// Hashed names from the manifest are served with "Cache-Control: public, max-age=31536000,
+// immutable", every other name with a short max-age; all with ETags, Last-Modified, ranges and
+// conditional requests. When the request accepts it and a precompressed variant is stored beside
+// the file (name.br, name.gz, as Collect stores them), the variant is served with
+// Content-Encoding, brotli first; responses carry "Vary: Accept-Encoding". m may be nil (no
+// name counts as hashed).
+func Handler(s *storage.Storage, m *Manifest, opts *HandlerOptions) http.Handler {
+	h := &handler{s: s, m: m, short: "public, max-age=" + strconv.Itoa(int(DefaultMaxAge.Seconds()))}
+	if opts != nil && opts.MaxAge > 0 {
+		h.short = "public, max-age=" + strconv.Itoa(int(opts.MaxAge.Seconds()))
+	}
+	return h
+}
+
+type handler struct {
+	s        *storage.Storage
+	m        *Manifest
+	short    string
+	variants sync.Map // hashed name -> []string, the encodings stored beside it (immutable)
+}
+
+var encodings = []struct{ token, suffix string }{{"br", ".br"}, {"gzip", ".gz"}}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	if h.s.ValidateName(name) != nil {
+		http.NotFound(w, r)
+		return
+	}
+	hdr := w.Header()
+	hdr.Add("Vary", "Accept-Encoding")
+	hashed := h.m != nil && h.m.IsHashed(name)
+	if hashed {
+		hdr.Set("Cache-Control", ImmutableCacheControl)
+	} else {
+		hdr.Set("Cache-Control", h.short)
+	}
+	accept := r.Header.Get("Accept-Encoding")
+	for _, enc := range h.stored(r, name, hashed) {
+		if !accepts(accept, enc) {
+			continue
+		}
+		for _, e := range encodings {
+			if e.token != enc {
+				continue
+			}
+			ct := mime.TypeByExtension(path.Ext(name))
+			if ct == "" {
+				if a, err := h.s.Stat(r.Context(), name); err == nil {
+					ct = a.ContentType
+				}
+			}
+			if ct != "" {
+				hdr.Set("Content-Type", ct)
+			}
+			hdr.Set("Content-Encoding", enc)
+			h.s.ServeObject(w, r, name+e.suffix)
+			return
+		}
+	}
+	h.s.ServeObject(w, r, name)
+}
+
+// stored returns the encodings with a variant stored beside name, best first. For hashed
+// names, whose files never change, the answer is remembered.
+func (h *handler) stored(r *http.Request, name string, hashed bool) []string {
+	if hashed {
+		if v, ok := h.variants.Load(name); ok {
+			return v.([]string)
+		}
+	}
+	var found []string
+	for _, e := range encodings {
+		ok, err := h.s.Exists(r.Context(), name+e.suffix)
+		if err != nil {
+			return nil // serve the identity encoding; nothing remembered
+		}
+		if ok {
+			found = append(found, e.token)
+		}
+	}
+	if hashed {
+		h.variants.Store(name, found)
+	}
+	return found
+}
+
+// accepts reports whether an Accept-Encoding header value accepts enc with a non-zero q.
+func accepts(header, enc string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		token, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(token), enc) && strings.TrimSpace(token) != "*" {
+			continue
+		}
+		params = strings.ReplaceAll(params, " ", "")
+		if q, ok := strings.CutPrefix(params, "q="); ok {
+			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+				if strings.TrimSpace(token) == "*" {
+					continue
+				}
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
