@@ -153,29 +153,65 @@ func (t *Translator) Negotiate(acceptLanguage string) *Locale {
 	return l
 }
 
+// negotiate walks the ranges in order of preference, as Django does: the first that names a
+// supported language exactly, or that x/text's matcher maps to one with high confidence
+// (de-AT -> de, en-AU -> en-GB), wins. When none does, the first low-confidence match is used
+// (pt-PT -> pt), else the default language. Each range's match is cached, so a new header made
+// of known ranges costs its parse and a few map lookups.
 func (sv *served) negotiate(h string) *Locale {
-	ranges := ParseAcceptLanguage(h)
-	tags := make([]language.Tag, 0, len(ranges))
-	for _, r := range ranges {
+	var fallback *Locale
+	for _, r := range ParseAcceptLanguage(h) {
 		if r.Range == "*" {
 			continue
 		}
-		// An exact supported language wins outright.
-		if l, ok := sv.byLower[strings.ToLower(strings.ReplaceAll(r.Range, "_", "-"))]; ok && len(tags) == 0 {
+		key := strings.ToLower(strings.ReplaceAll(r.Range, "_", "-"))
+		if l, ok := sv.byLower[key]; ok {
 			return l
 		}
-		if tag, err := language.Parse(r.Range); err == nil {
-			tags = append(tags, tag)
+		m := sv.matchRange(key)
+		if m.l == nil {
+			continue
+		}
+		if m.conf >= language.High {
+			return m.l
+		}
+		if fallback == nil {
+			fallback = m.l
 		}
 	}
-	if len(tags) == 0 {
-		return sv.def
+	if fallback != nil {
+		return fallback
 	}
-	_, i, conf := sv.set.matcher.Match(tags...)
-	if conf == language.No {
-		return sv.def
+	return sv.def
+}
+
+type rangeMatch struct {
+	l    *Locale
+	conf language.Confidence
+}
+
+const rangeCacheSize = 4096
+
+func (sv *served) matchRange(key string) rangeMatch {
+	sv.negMu.RLock()
+	m, ok := sv.rangeCache[key]
+	sv.negMu.RUnlock()
+	if ok {
+		return m
 	}
-	return sv.locales[sv.set.tags[i].String()]
+	if tag, err := language.Parse(key); err == nil {
+		_, i, conf := sv.set.matcher.Match(tag)
+		if conf != language.No {
+			m = rangeMatch{sv.locales[sv.set.tags[i].String()], conf}
+		}
+	}
+	sv.negMu.Lock()
+	if len(sv.rangeCache) >= rangeCacheSize || sv.rangeCache == nil {
+		sv.rangeCache = make(map[string]rangeMatch, 64)
+	}
+	sv.rangeCache[key] = m
+	sv.negMu.Unlock()
+	return m
 }
 
 // MiddlewareOption configures [Translator.Middleware].

@@ -102,8 +102,9 @@ type served struct {
 	byLower map[string]*Locale // by lower-case tag, for URL prefixes and cookies
 	def     *Locale
 
-	negMu    sync.RWMutex
-	negCache map[string]*Locale // Accept-Language value -> result
+	negMu      sync.RWMutex
+	negCache   map[string]*Locale    // Accept-Language value -> result
+	rangeCache map[string]rangeMatch // lower-case language range -> its match
 }
 
 // NewTranslator returns a Translator serving set.
