@@ -208,17 +208,18 @@ func (q *Queue) Consume(ctx context.Context, name, subject string, h Handler, op
 		}
 	}()
 
-	sub, err := q.d.Subscribe(stop, ConsumerConfig{
+	cc := ConsumerConfig{
 		Name: name, Subject: subject, DeadLetter: cfg.deadLetter, AckWait: cfg.ackWait,
 		MaxAckPending: max(cfg.concurrency*2, 1000),
-	})
+	}
+	sub, err := q.d.Subscribe(stop, cc)
 	if err != nil {
 		if stop.Err() != nil && ctx.Err() == nil {
 			return ErrClosed
 		}
 		return q.wrap(fmt.Sprintf("consume %q: subscribe", name), err)
 	}
-	c := &consumer{q: q, name: name, subject: subject, cfg: &cfg, h: h, parent: ctx}
+	c := &consumer{q: q, name: name, subject: subject, cfg: &cfg, cc: cc, h: h, parent: ctx}
 	c.run(stop, sub)
 	if q.closed.Load() && ctx.Err() == nil {
 		return ErrClosed
@@ -232,6 +233,7 @@ type consumer struct {
 	name    string
 	subject string
 	cfg     *consumeConfig
+	cc      ConsumerConfig
 	h       Handler
 	parent  context.Context // the caller's: its values reach handlers, its cancellation does not
 }
@@ -241,6 +243,9 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 	var workers sync.WaitGroup
 	defer func() {
 		workers.Wait()
+		if sub == nil {
+			return
+		}
 		if err := sub.Close(); err != nil {
 			c.q.logger.Warn("queue: closing subscription", "consumer", c.name, "error", err)
 		}
@@ -266,7 +271,19 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 				break take
 			}
 		}
-		ds, err := sub.Fetch(stop, free)
+		var ds []Delivery
+		var err error
+		if sub == nil {
+			// The consumer vanished (deleted, or the server lost its state): create it again.
+			sub, err = c.q.d.Subscribe(stop, c.cc)
+		}
+		if err == nil {
+			ds, err = sub.Fetch(stop, free)
+			if errors.Is(err, ErrNotFound) {
+				_ = sub.Close()
+				sub = nil
+			}
+		}
 		for range free - len(ds) {
 			<-slots
 		}

@@ -96,7 +96,7 @@ func parseDead(m *Message) *DeadLetter {
 // letters; it returns how many it re-drove. A seq that is not one of the consumer's dead letters
 // is reported as ErrNotFound after the others are done.
 //
-// A re-driven message with an ID gets the ID "<id>.redrive.<seq>" (the old ID is in its
+// A re-driven message with an ID gets the ID "<id>.redrive.<seq>" (the first ID is in its
 // Kit-Redriven-From header), since the backend would otherwise drop it as a duplicate of the
 // original within the de-duplication window; re-driving the same dead letter twice (a retry after
 // a failure between publishing and removing it) is still de-duplicated.
@@ -107,10 +107,14 @@ func (q *Queue) Redrive(ctx context.Context, name string, seqs ...uint64) (int, 
 		if out.Header == nil {
 			out.Header = Header{}
 		}
-		out.Header.Del(HeaderRedrivenFrom)
 		if m.ID != "" {
-			out.ID = m.ID + ".redrive." + strconv.FormatUint(dl.Seq, 10)
-			out.Header.Set(HeaderRedrivenFrom, m.ID)
+			// Derive from the first ID, so that re-driving a re-driven message does not grow it.
+			first := out.Header.Get(HeaderRedrivenFrom)
+			if first == "" {
+				first = m.ID
+			}
+			out.ID = first + ".redrive." + strconv.FormatUint(dl.Seq, 10)
+			out.Header.Set(HeaderRedrivenFrom, first)
 		}
 		if err := q.d.Publish(ctx, out); err != nil {
 			return fmt.Errorf("publish to %s: %w", dl.Subject, err)

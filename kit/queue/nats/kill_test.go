@@ -38,10 +38,15 @@ func TestServerKilled(t *testing.T) {
 		}, queue.Concurrency(4), queue.AckWait(2*time.Second), queue.MaxDeliveries(100))
 	}()
 	defer func() {
+		start := time.Now()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Consume: %v", err)
 		}
+		t.Logf("Consume returned %s after cancel", time.Since(start).Round(time.Millisecond))
+		start = time.Now()
+		_ = q.Close()
+		t.Logf("Close took %s", time.Since(start).Round(time.Millisecond))
 	}()
 
 	var published []string // IDs whose Publish succeeded
@@ -90,6 +95,7 @@ func TestServerKilled(t *testing.T) {
 	t.Logf("handled %d of 200 at the kill; %d publishes failed while down", handledAtKill, failed)
 
 	s.start()
+	restarted := time.Now()
 	// Publish again once the client has reconnected.
 	deadline = time.Now().Add(20 * time.Second)
 	for {
@@ -102,6 +108,7 @@ func TestServerKilled(t *testing.T) {
 		i++
 		time.Sleep(50 * time.Millisecond)
 	}
+	t.Logf("publishing again %s after the restart", time.Since(restarted).Round(time.Millisecond))
 	for range 100 {
 		if _, err := publish(i); err != nil {
 			t.Fatalf("publish %d after the restart: %v", i, err)
@@ -135,5 +142,6 @@ func TestServerKilled(t *testing.T) {
 			dups++
 		}
 	}
+	t.Logf("all handled %s after the restart", time.Since(restarted).Round(time.Millisecond))
 	t.Logf("all %d published messages handled; %d handled more than once (at least once: acks lost in the kill)", len(published), dups)
 }

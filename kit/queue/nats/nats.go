@@ -151,6 +151,12 @@ func (d *Driver) mapErr(err error, subject string) error {
 	switch {
 	case errors.Is(err, natsgo.ErrConnectionClosed) && d.closed.Load():
 		return fmt.Errorf("%w: %w", queue.ErrClosed, err)
+	case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Errorf("%w: %w", queue.ErrNotFound, err)
+	case subject == "" && errors.Is(err, natsgo.ErrNoResponders):
+		// A pull from a consumer the server does not have (a restarted server without its
+		// store, a deleted consumer) finds no one to answer.
+		return fmt.Errorf("%w: consumer gone or JetStream unavailable: %w", queue.ErrNotFound, err)
 	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, natsgo.ErrNoResponders):
 		return fmt.Errorf("no stream stores subject %q (stream %s stores %s; is JetStream up?): %w",
 			subject, d.cfg.Stream, strings.Join(d.cfg.Subjects, ", "), err)

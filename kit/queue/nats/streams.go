@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stackkit/stackkit/kit/queue"
@@ -80,7 +81,7 @@ func (d *Driver) ensureStream(ctx context.Context, want jetstream.StreamConfig, 
 		if d.cfg.NoCreate {
 			return nil, fmt.Errorf("stream %s does not exist, and create=false", want.Name)
 		}
-		s, err = d.js.CreateStream(ctx, want)
+		s, err = d.createStream(ctx, want)
 		if err != nil {
 			return nil, fmt.Errorf("create stream %s: %w", want.Name, d.mapErr(err, ""))
 		}
@@ -121,6 +122,23 @@ func (d *Driver) ensureStream(ctx context.Context, want jetstream.StreamConfig, 
 		return nil, fmt.Errorf("update stream %s: %w", want.Name, d.mapErr(err, ""))
 	}
 	return s, nil
+}
+
+// createStream creates a stream, retrying a failure to create its store: nats-server 2.9 races
+// the removal of an empty streams directory (after the last stream is deleted) with a creation.
+func (d *Driver) createStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := d.js.CreateStream(ctx, cfg)
+		var apiErr *jetstream.APIError
+		if err == nil || attempt == 3 || !errors.As(err, &apiErr) || apiErr.ErrorCode != 10049 {
+			return s, err
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
 }
 
 func sameStream(have, want jetstream.StreamConfig) bool {

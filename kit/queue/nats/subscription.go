@@ -53,6 +53,11 @@ func (s *subscription) Fetch(ctx context.Context, max int) ([]queue.Delivery, er
 		if err := b.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			return nil, s.d.mapErr(err, "")
 		}
+		// A pull from a deleted consumer just expires on older servers (newer ones say 409
+		// Consumer Deleted): after a wait that found nothing, make sure it is still there.
+		if _, err := s.cons.Info(ctx); errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, s.d.mapErr(err, "")
+		}
 		return nil, nil
 	case <-ctx.Done():
 		s.d.strays.Go(func() {
@@ -103,7 +108,9 @@ func (x *delivery) Ack(ctx context.Context) error {
 	if x.d.cfg.AsyncAck {
 		return x.d.mapErr(x.msg.Ack(), "")
 	}
-	ctx, cancel := withDefaultTimeout(ctx, x.d.js.Options().DefaultTimeout)
+	// Bound the wait by the API timeout: a server restarted without the consumer's state may
+	// never confirm an ack for a delivery it no longer knows (the message comes again).
+	ctx, cancel := context.WithTimeout(ctx, x.d.js.Options().DefaultTimeout)
 	defer cancel()
 	return x.d.mapErr(x.msg.DoubleAck(ctx), "")
 }

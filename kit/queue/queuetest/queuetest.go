@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Concurrency", s.testConcurrency)
 	t.Run("CompetingConsumers", s.testCompeting)
 	t.Run("Conflict", s.testConflict)
+	t.Run("ConsumerDeleted", s.testConsumerDeleted)
 	t.Run("Retry", s.testRetry)
 	t.Run("RetryAfter", s.testRetryAfter)
 	t.Run("Panic", s.testPanic)

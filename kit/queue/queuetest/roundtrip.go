@@ -226,3 +226,26 @@ func (s *suite) testPurge(t *testing.T) {
 		t.Errorf("Purge of an empty subject = %d, %v; want 0, nil", n, err)
 	}
 }
+
+func (s *suite) testConsumerDeleted(t *testing.T) {
+	t.Parallel()
+	q, space := s.queue(t)
+	subject := space + ".recreated"
+	rec := newRecorder()
+	consume(t, q, "recreated", subject, func(_ context.Context, m *queue.Message) error {
+		rec.add(m)
+		return nil
+	})
+	publish(t, q, subject, "", "before")
+	receive(t, rec.ch, "the first message")
+	if err := q.DeleteConsumer(context.Background(), "recreated"); err != nil {
+		t.Fatalf("DeleteConsumer: %v", err)
+	}
+	// The running Consume finds its consumer gone and creates it again. ("before" may come
+	// again: its ack may have reached the server after the consumer was deleted.)
+	publish(t, q, subject, "", "after")
+	eventually(t, "a message after the consumer was deleted", func() bool { return rec.count("after") == 1 })
+	if err := q.DeleteConsumer(context.Background(), "never-was"); !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("DeleteConsumer of an unknown consumer = %v, want ErrNotFound", err)
+	}
+}
