@@ -41,6 +41,7 @@ type writer struct {
 
 	buf   []byte        // the part being filled
 	slots chan struct{} // one token per buffer: the one being filled and those in flight
+	free  chan []byte   // part buffers whose upload is done, for the next parts
 	wg    sync.WaitGroup
 
 	mu       sync.Mutex
@@ -95,6 +96,7 @@ func (d *Driver) NewWriter(ctx context.Context, name string, opts *storage.Write
 		ctx: ctx, upCtx: upCtx, cancel: cancel, d: d, name: name, key: key, in: in,
 		partSize: partSize,
 		slots:    make(chan struct{}, d.cfg.concurrency),
+		free:     make(chan []byte, d.cfg.concurrency),
 	}
 	if d.cfg.checksums {
 		w.checksum = types.ChecksumAlgorithmCrc32
@@ -121,13 +123,12 @@ func (w *writer) Write(p []byte) (int, error) {
 			case <-w.upCtx.Done():
 				return n, w.fail(fmt.Errorf("s3: write %q: %w", w.name, context.Cause(w.upCtx)))
 			}
-			w.buf = w.d.getBuffer(w.partSize)
+			w.buf = w.getBuffer()
 		}
 		if len(w.buf) == cap(w.buf) {
 			if int64(cap(w.buf)) < w.partSize {
 				// More than the announced size: continue in a full part buffer.
-				b := w.d.getBuffer(w.partSize)
-				w.buf = append(b, w.buf...)
+				w.buf = append(w.getBuffer(), w.buf...)
 				continue
 			}
 			// A full part, and more to come: send it. (The last part is sent by Close,
@@ -217,7 +218,7 @@ func (w *writer) sendPart() error {
 	go func() {
 		defer w.wg.Done()
 		defer func() {
-			w.d.putBuffer(buf)
+			w.putBuffer(buf)
 			<-w.slots
 		}()
 		out, err := w.d.client.UploadPart(w.upCtx, &awss3.UploadPartInput{
@@ -353,10 +354,9 @@ func (w *writer) abort(cause error) {
 	}
 }
 
-// release returns the buffer being filled and its slot; the caller's goroutine only.
+// release gives up the buffer being filled and its slot; the caller's goroutine only.
 func (w *writer) release() {
 	if w.buf != nil {
-		w.d.putBuffer(w.buf)
 		w.buf = nil
 		<-w.slots
 	}
@@ -390,20 +390,25 @@ func (d *Driver) abortUpload(ctx context.Context, key, uploadID string) error {
 	return nil
 }
 
-// getBuffer returns an empty buffer with capacity n, reused from earlier writers when n is the
-// driver's part size.
-func (d *Driver) getBuffer(n int64) []byte {
-	if n == d.cfg.partSize {
-		if b, ok := d.buffers.Get().(*[]byte); ok {
-			return (*b)[:0]
-		}
+// getBuffer returns an empty part buffer: one whose upload is done, or a new one. With the
+// slots, a writer so allocates at most concurrency buffers and reuses them for every part. They
+// are not pooled across writers: a sync.Pool drops its buffers at garbage collections (and,
+// under the race detector, at random), and the new allocations would let the heap grow.
+func (w *writer) getBuffer() []byte {
+	select {
+	case b := <-w.free:
+		return b
+	default:
+		return make([]byte, 0, w.partSize)
 	}
-	return make([]byte, 0, n)
 }
 
-func (d *Driver) putBuffer(b []byte) {
-	if int64(cap(b)) == d.cfg.partSize {
-		b = b[:0]
-		d.buffers.Put(&b)
+func (w *writer) putBuffer(b []byte) {
+	if int64(cap(b)) != w.partSize {
+		return
+	}
+	select {
+	case w.free <- b[:0]:
+	default:
 	}
 }
