@@ -64,7 +64,6 @@ type Driver struct {
 	prefix    string // "" or ends with "/"
 	cfg       settings
 
-
 	// maxCopySize is the largest object CopyObject copies in one request; larger ones are copied
 	// part by part. S3's limit; tests lower it.
 	maxCopySize int64
