@@ -29,6 +29,9 @@ var (
 	// ErrInsecureAuth means credentials would go over a connection without TLS; set
 	// insecure_auth=true to allow it (a local relay, a test server). Nothing was sent.
 	ErrInsecureAuth = errors.New("mail: refusing AUTH over a connection without TLS (insecure_auth=false)")
+	// ErrAuth means the server and the configuration have no authentication mechanism in
+	// common, or the server offers none while a username is configured. Nothing was sent.
+	ErrAuth = errors.New("mail: no usable AUTH mechanism")
 	// ErrInvalidOption is wrapped by errors about a bad URL or Go option; it is
 	// registry.ErrInvalidOption, so either sentinel matches.
 	ErrInvalidOption = registry.ErrInvalidOption
@@ -95,7 +98,7 @@ func IsTemporary(err error) bool {
 
 // IsPermanent reports whether retrying err cannot help: a 5xx SMTP reply, an invalid message,
 // header or address, or a server that cannot be used as configured (no STARTTLS, AUTH refused
-// without TLS). Errors that are neither temporary nor permanent (a cancelled context, say) are
+// without TLS, no AUTH mechanism in common). Errors that are neither temporary nor permanent (a cancelled context, say) are
 // left to the caller.
 func IsPermanent(err error) bool {
 	var se *SMTPError
@@ -103,7 +106,8 @@ func IsPermanent(err error) bool {
 		return se.Code >= 500
 	}
 	return errors.Is(err, ErrInvalidMessage) || errors.Is(err, ErrInvalidHeader) ||
-		errors.Is(err, ErrInvalidAddress) || errors.Is(err, ErrTLSRequired) || errors.Is(err, ErrInsecureAuth)
+		errors.Is(err, ErrInvalidAddress) || errors.Is(err, ErrTLSRequired) || errors.Is(err, ErrInsecureAuth) ||
+		errors.Is(err, ErrAuth)
 }
 
 // MessageError is one message's failure in a [Mailer.Send] of several: Send joins them, so

@@ -102,7 +102,7 @@ func TestTelemetry(t *testing.T) {
 
 func hasAttr(attrs []attribute.KeyValue, key, value string) bool {
 	for _, a := range attrs {
-		if string(a.Key) == key && a.Value.Emit() == value {
+		if string(a.Key) == key && a.Value.AsString() == value {
 			return true
 		}
 	}

@@ -390,10 +390,6 @@ func (c *conn) handshake(ctx context.Context) error {
 	return nil
 }
 
-// ErrAuth means the server and the configuration have no authentication mechanism in common
-// (or the server offers none). Nothing was sent.
-var ErrAuth = errors.New("mail: no usable AUTH mechanism")
-
 func (c *conn) authMechanism() (smtp.Auth, error) {
 	d := c.d
 	ok, list := c.cl.Extension("AUTH")

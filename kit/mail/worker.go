@@ -46,8 +46,9 @@ type Worker struct {
 	// Logger receives a line per permanent failure and redelivery (default slog.Default()).
 	Logger *slog.Logger
 
-	once  sync.Once
-	ready chan struct{}
+	once      sync.Once
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 func (w *Worker) init() {
@@ -63,7 +64,7 @@ func (w *Worker) Ready() <-chan struct{} {
 // Run consumes until ctx is done, then drains: it stops taking messages, lets sends in flight
 // finish and records their outcome, and returns nil. It returns an error for a bad
 // configuration, when the consumer cannot be created, or queue.ErrClosed when the queue is
-// closed under it. Run once per Worker value.
+// closed under it. Ready stays closed after a first Run; run a Worker value once.
 func (w *Worker) Run(ctx context.Context) error {
 	w.init()
 	if w.Queue == nil || w.Mailer == nil {
@@ -72,7 +73,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.Mailer.Queued() {
 		return fmt.Errorf("%w: mail.Worker's Mailer is a queued one: it would publish every message back to the queue", ErrInvalidOption)
 	}
-	opts := append(slices.Clone(w.Options), queue.Ready(func() { close(w.ready) }))
+	opts := append(slices.Clone(w.Options), queue.Ready(func() { w.readyOnce.Do(func() { close(w.ready) }) }))
 	return w.Queue.Consume(ctx, w.consumer(), w.subject(), w.Handle, opts...)
 }
 
