@@ -30,7 +30,7 @@ func openConsole(_ context.Context, u *url.URL, opts *registry.Options) (Driver,
 }
 
 // ConsoleSeparator follows every message the console backend writes.
-var ConsoleSeparator = strings.Repeat("-", 79) + "\n"
+const ConsoleSeparator = "-------------------------------------------------------------------------------\n"
 
 // Console is the driver behind console://: it writes each message (the RFC 5322 text, with \n
 // line endings, so without Bcc recipients) to a writer, followed by ConsoleSeparator, as Django's
