@@ -9,17 +9,20 @@ require (
 	github.com/go-redis/cache/v9 v9.0.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/maypok86/otter/v2 v2.4.0
+	github.com/nats-io/nats.go v1.55.0
 	github.com/pressly/goose/v3 v3.29.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stackkit/stackkit/internal/testenv v0.0.0
 	github.com/stackkit/stackkit/kit/db v0.0.0
 	github.com/stackkit/stackkit/kit/db/postgres v0.0.0
+	github.com/stackkit/stackkit/kit/queue v0.0.0
 	github.com/uptrace/bun v1.3.0
 	github.com/wneessen/go-mail v0.8.1
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
 )
 
 require (
+	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect
 	github.com/aws/aws-sdk-go-v2/config v1.33.16 // indirect
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.8 // indirect
@@ -37,18 +40,23 @@ require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
-	github.com/klauspost/compress v1.20.1 // indirect
+	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
-	github.com/stackkit/stackkit/kit/queue v0.0.0 // indirect
+	github.com/minio/highwayhash v1.0.4 // indirect
+	github.com/nats-io/jwt/v2 v2.8.2 // indirect
+	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	github.com/vmihailenco/go-tinylfu v0.2.2 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
-	golang.org/x/time v0.15.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 )
 
 require (
@@ -76,6 +84,7 @@ require (
 	github.com/stackkit/stackkit/kit/http v0.0.0
 	github.com/stackkit/stackkit/kit/i18n v0.0.0
 	github.com/stackkit/stackkit/kit/mail v0.0.0
+	github.com/stackkit/stackkit/kit/queue/nats v0.0.0
 	github.com/stackkit/stackkit/kit/registry v0.0.0 // indirect
 	github.com/stackkit/stackkit/kit/storage v0.0.0
 	github.com/stackkit/stackkit/kit/storage/s3 v0.0.0
@@ -117,3 +126,5 @@ replace github.com/stackkit/stackkit/kit/i18n => ../kit/i18n
 replace github.com/stackkit/stackkit/kit/mail => ../kit/mail
 
 replace github.com/stackkit/stackkit/kit/queue => ../kit/queue
+
+replace github.com/stackkit/stackkit/kit/queue/nats => ../kit/queue/nats

@@ -23,7 +23,8 @@ import (
 type Driver interface {
 	// Capabilities describes the backend to the portable type.
 	Capabilities() Capabilities
-	// Publish stores m on m.Subject; m.ID (if set) de-duplicates, m.Header is already validated.
+	// Publish stores m on m.Subject; m.ID (if set) de-duplicates, m.Header is already validated
+	// and canonical. m and its Header are copies the driver may keep or modify.
 	Publish(ctx context.Context, m *Message) error
 	// Subscribe creates the durable consumer c.Name, or updates it to c, and returns a
 	// subscription to it. A subject overlapping another consumer's is ErrConflict.
@@ -37,7 +38,7 @@ type Driver interface {
 
 	// PublishDead stores m as a dead letter on subject, which the consumer's DeadLetterSubject option
 	// chose; m already carries the Kit-Dead-* headers, and its original ID, which may be used to
-	// de-duplicate.
+	// de-duplicate. m is a copy the driver may keep or modify.
 	PublishDead(ctx context.Context, subject string, m *Message) error
 	// DeadLetters yields the dead letters stored for consumer (on its dead-letter subject), oldest
 	// first, with Seq set to their position in the dead-letter store. It may yield dead letters

@@ -100,13 +100,22 @@ func (q *Queue) extract(ctx context.Context, h Header) context.Context {
 	return q.propagator().Extract(ctx, carrier(h))
 }
 
+var (
+	kindProducer = trace.WithSpanKind(trace.SpanKindProducer)
+	kindConsumer = trace.WithSpanKind(trace.SpanKindConsumer)
+)
+
+// startPublish starts the publish span; attributes are built only for a span that records.
 func (t *telemetry) startPublish(ctx context.Context, m *Message) (context.Context, trace.Span) {
-	attrs := []attribute.KeyValue{t.backend, attribute.String("messaging.operation.type", "send"),
-		attribute.String("messaging.destination.name", m.Subject)}
-	if m.ID != "" {
-		attrs = append(attrs, attribute.String("messaging.message.id", m.ID))
+	ctx, span := t.tracer.Start(ctx, "publish "+m.Subject, kindProducer)
+	if span.IsRecording() {
+		span.SetAttributes(t.backend, attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", m.Subject))
+		if m.ID != "" {
+			span.SetAttributes(attribute.String("messaging.message.id", m.ID))
+		}
 	}
-	return t.tracer.Start(ctx, "publish "+m.Subject, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	return ctx, span
 }
 
 func (t *telemetry) endPublish(ctx context.Context, span trace.Span, m *Message, err error) {
@@ -131,14 +140,16 @@ type processOp struct {
 
 // startProcess starts the handler's span as a child of the publisher's (ctx carries the extracted
 // remote span context) and counts the delivery.
-func (t *telemetry) startProcess(ctx context.Context, consumer string, m *Message) (context.Context, processOp) {
-	op := processOp{consumer: attribute.String("messaging.consumer.group.name", consumer)}
-	ctx, op.span = t.tracer.Start(ctx, "process "+m.Subject, trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(t.backend, op.consumer,
+func (t *telemetry) startProcess(ctx context.Context, name string, m *Message) (context.Context, processOp) {
+	op := processOp{consumer: attribute.String("messaging.consumer.group.name", name)}
+	ctx, op.span = t.tracer.Start(ctx, "process "+m.Subject, kindConsumer)
+	if op.span.IsRecording() {
+		op.span.SetAttributes(t.backend, op.consumer,
 			attribute.String("messaging.operation.type", "process"),
 			attribute.String("messaging.destination.name", m.Subject),
 			attribute.String("messaging.message.id", m.ID),
-			attribute.Int("queue.delivery", m.Delivery)))
+			attribute.Int("queue.delivery", m.Delivery))
+	}
 	if t.delivered != nil {
 		t.delivered.Add(ctx, 1, metric.WithAttributes(t.backend, op.consumer))
 	}
@@ -162,7 +173,9 @@ func (t *telemetry) endProcess(ctx context.Context, op processOp, outcome outcom
 	if elapsed > 0 && t.duration != nil {
 		t.duration.Record(ctx, elapsed.Seconds(), metric.WithAttributes(t.backend, op.consumer, attribute.String("queue.outcome", outcome.String())))
 	}
-	op.span.SetAttributes(attribute.String("queue.outcome", outcome.String()))
+	if op.span.IsRecording() {
+		op.span.SetAttributes(attribute.String("queue.outcome", outcome.String()))
+	}
 	if herr != nil {
 		op.span.RecordError(herr)
 		op.span.SetStatus(codes.Error, herr.Error())

@@ -134,7 +134,7 @@ func (d *Driver) Publish(ctx context.Context, m *queue.Message) error {
 }
 
 func (d *Driver) publish(ctx context.Context, subject string, m *queue.Message) error {
-	msg := &natsgo.Msg{Subject: subject, Data: m.Data, Header: natsgo.Header(m.Header.Clone())}
+	msg := &natsgo.Msg{Subject: subject, Data: m.Data, Header: natsgo.Header(m.Header)} // a copy already (see queue.Driver)
 	var opts []jetstream.PublishOpt
 	if m.ID != "" {
 		opts = append(opts, jetstream.WithMsgID(m.ID))
