@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"strings"
 )
@@ -120,12 +119,4 @@ func afterToken(name, token, delim string) bool {
 		return false
 	}
 	return delim == "" || !strings.HasSuffix(token, delim) || !strings.HasPrefix(name, token)
-}
-
-// checkToken rejects a continuation token that does not belong to the listing's prefix.
-func checkToken(opts *ListOptions) error {
-	if opts.Token != "" && !strings.HasPrefix(opts.Token, opts.Prefix) {
-		return fmt.Errorf("list: continuation token %q is not under prefix %q", opts.Token, opts.Prefix)
-	}
-	return nil
 }

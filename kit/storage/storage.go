@@ -298,16 +298,18 @@ func (s *Storage) Get(ctx context.Context, name string) ([]byte, error) {
 }
 
 // Put stores the content of r under name, replacing what was there only once all of r has
-// been written (see [Storage.Create]). opts may be nil; an empty ContentType is detected.
+// been written (see [Storage.Create]); if reading r fails, nothing is written. opts may be nil;
+// an empty ContentType is detected, and the size is taken from r when it tells (a file, or a
+// bytes, strings or bytes.Buffer reader).
 func (s *Storage) Put(ctx context.Context, name string, r io.Reader, opts *WriterOptions) error {
 	o := WriterOptions{}
 	if opts != nil {
 		o = *opts
 	}
 	if o.Size <= 0 {
-		o.Size = readerSize(r)
+		o.Size = readerSize(r) // -1 when it cannot tell
 	}
-	w, err := s.Create(ctx, name, &o)
+	w, err := s.create(ctx, name, &o)
 	if err != nil {
 		return err
 	}

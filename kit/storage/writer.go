@@ -37,26 +37,29 @@ type ObjectWriter struct {
 // exists by then, atomically on every built-in backend. A positive opts.Size announces the
 // final size.
 func (s *Storage) Create(ctx context.Context, name string, opts *WriterOptions) (*ObjectWriter, error) {
+	o := WriterOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.Size <= 0 {
+		o.Size = -1
+	}
+	return s.create(ctx, name, &o)
+}
+
+// create is Create with opts.Size already settled: -1 when unknown, else exact (0 included).
+func (s *Storage) create(ctx context.Context, name string, opts *WriterOptions) (*ObjectWriter, error) {
 	if err := s.check(ctx, name); err != nil {
 		return nil, err
 	}
-	w := &ObjectWriter{s: s, ctx: ctx, name: name}
-	if opts != nil {
-		w.opts = *opts
-	}
-	if w.opts.Size <= 0 {
-		w.opts.Size = -1
-	}
+	w := &ObjectWriter{s: s, ctx: ctx, name: name, opts: *opts}
 	w.op = s.start(ctx, opWrite)
 	if w.opts.ContentType == "" {
 		w.opts.ContentType = mime.TypeByExtension(path.Ext(name))
 	}
-	if w.opts.ContentType == "" && w.opts.Size != 0 {
+	if w.opts.ContentType == "" {
 		w.sniff = make([]byte, 0, sniffLen)
 		return w, nil
-	}
-	if w.opts.ContentType == "" {
-		w.opts.ContentType = http.DetectContentType(nil)
 	}
 	if err := w.open(); err != nil {
 		return nil, err
@@ -133,7 +136,8 @@ func (w *ObjectWriter) Write(p []byte) (int, error) {
 }
 
 // ReadFrom copies r into the object, letting the backend use its fastest path (for file://,
-// copy_file_range when r is a file).
+// copy_file_range when r is a file). When it fails because r did, the writer is still open:
+// call Abort (Close would commit what was copied).
 func (w *ObjectWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.err != nil {
 		return 0, w.err
