@@ -109,7 +109,7 @@ func (s *suite) testInvalidNames(t *testing.T) {
 		_, ops["Save"] = st.Save(ctx, c.name, bytes.NewReader([]byte("x")), nil)
 		_, ops["SignedURL"] = st.SignedURL(ctx, c.name, nil)
 		_, ops["URL"] = st.URL(c.name)
-		ops["ValidateName"] = storage.ValidateName(c.name)
+		ops["ValidateName"] = st.ValidateName(c.name)
 		for op, err := range ops {
 			if !errors.Is(err, storage.ErrInvalidName) {
 				t.Errorf("%s(%q) = %v, want ErrInvalidName", op, c.name, err)
@@ -122,6 +122,11 @@ func (s *suite) testInvalidNames(t *testing.T) {
 			if msg := err.Error(); !strings.Contains(msg, c.why) || !strings.Contains(msg, quoted) {
 				t.Errorf("%s(%q) error %q does not name the name (%s) and say %q", op, c.name, msg, quoted, c.why)
 			}
+		}
+	}
+	for _, c := range invalidNames { // the package's own check, with the default limit
+		if err := storage.ValidateName(c.name); !errors.Is(err, storage.ErrInvalidName) {
+			t.Errorf("storage.ValidateName(%q) = %v, want ErrInvalidName", c.name, err)
 		}
 	}
 	if got := names(t, st, nil); !slices.Equal(got, []string{"valid.txt"}) {
