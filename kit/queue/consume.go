@@ -416,7 +416,7 @@ func (c *consumer) call(ctx context.Context, d Delivery, m *Message) (elapsed ti
 func (c *consumer) deadLetter(base context.Context, d Delivery, m *Message, reason string) error {
 	ctx, cancel := context.WithTimeout(base, settleTimeout)
 	defer cancel()
-	dead := &Message{ID: m.ID, Subject: m.Subject, Data: m.Data, Header: m.Header.Clone()}
+	dead := &Message{ID: m.ID, Subject: m.Subject, Data: m.Data, Header: m.Header.Clone(), Seq: m.Seq, Delivery: m.Delivery}
 	if dead.Header == nil {
 		dead.Header = Header{}
 	}

@@ -37,8 +37,9 @@ type Driver interface {
 	Purge(ctx context.Context, subject string) (int, error)
 
 	// PublishDead stores m as a dead letter on subject, which the consumer's DeadLetterSubject option
-	// chose; m already carries the Kit-Dead-* headers, and its original ID, which may be used to
-	// de-duplicate. m is a copy the driver may keep or modify.
+	// chose; m already carries the Kit-Dead-* headers, its original ID (which DeadLetters must give
+	// back) and Seq (its position in the queue, which may de-duplicate a repeated dead-lettering of
+	// the same message). m is a copy the driver may keep or modify.
 	PublishDead(ctx context.Context, subject string, m *Message) error
 	// DeadLetters yields the dead letters stored for consumer (on its dead-letter subject), oldest
 	// first, with Seq set to their position in the dead-letter store. It may yield dead letters

@@ -26,6 +26,7 @@ import (
 	"iter"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,7 @@ const (
 	metaDeadLetter   = "kit.dead_letter"
 	descDeadLetter   = "kit/queue consumer; dead letters on "
 	headerMsgID      = "Nats-Msg-Id"
+	headerOriginalID = "Kit-Dead-Id" // a dead letter's original message ID
 	defaultAPIPrefix = "$JS.API."
 )
 
@@ -258,8 +260,21 @@ func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, 
 // DefaultDeadLetter returns DeadPrefix+"."+consumer.
 func (d *Driver) DefaultDeadLetter(consumer string) string { return d.cfg.DeadPrefix + "." + consumer }
 
-// PublishDead stores m in the dead-letter stream on subject, de-duplicated by its original ID.
+// PublishDead stores m in the dead-letter stream on subject. Its Nats-Msg-Id is the work stream
+// sequence, so dead-lettering the same message twice (a crash between storing it and acking it)
+// stores it once, while two messages that share an ID are both kept; the original ID travels in
+// a header of its own.
 func (d *Driver) PublishDead(ctx context.Context, subject string, m *queue.Message) error {
+	if m.Header == nil {
+		m.Header = queue.Header{}
+	}
+	if m.ID != "" {
+		m.Header.Set(headerOriginalID, m.ID)
+	}
+	m.ID = ""
+	if m.Seq != 0 {
+		m.ID = "kit-dead." + d.cfg.Stream + "." + strconv.FormatUint(m.Seq, 10)
+	}
 	return d.publish(ctx, subject, m)
 }
 
@@ -306,8 +321,9 @@ func (d *Driver) DeadLetters(ctx context.Context, consumer string) iter.Seq2[*qu
 				return
 			}
 			h := queue.Header(raw.Header).Canonical()
-			id := h.Get(headerMsgID)
+			id := h.Get(headerOriginalID)
 			h.Del(headerMsgID)
+			h.Del(headerOriginalID)
 			m := &queue.Message{ID: id, Subject: raw.Subject, Header: h, Data: raw.Data, Published: raw.Time, Seq: raw.Sequence}
 			if !yield(m, nil) {
 				return

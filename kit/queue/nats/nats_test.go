@@ -84,4 +84,28 @@ func TestDedupWindowExpires(t *testing.T) {
 	if took := time.Since(start); took < 500*time.Millisecond {
 		t.Errorf("the ID was accepted again after %s, within the 500ms window", took)
 	}
+	// Both messages with the ID are dead-lettered, and both are kept: the dead-letter stream
+	// de-duplicates by the work stream's sequence, not by the message ID.
+	cctx, stop := context.WithTimeout(ctx, 20*time.Second)
+	defer stop()
+	seen := 0
+	err := q.Consume(cctx, "dup", space+".x", func(context.Context, *queue.Message) error {
+		if seen++; seen == 2 {
+			stop()
+		}
+		return queue.Permanent(errors.New("no"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for dl, err := range q.DeadLetters(ctx, "dup") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, dl.Message.ID)
+	}
+	if len(ids) != 2 || ids[0] != "same" || ids[1] != "same" {
+		t.Errorf("dead letters %q, want both messages with ID same", ids)
+	}
 }
