@@ -3,7 +3,9 @@ package i18n
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"golang.org/x/text/language"
 )
@@ -34,6 +36,20 @@ type pluralMsg struct {
 // fuzzy, untranslated or obsolete entries). lang is the catalog's language; language.Und takes
 // the header's Language field. The plural rule is the header's (see [POFile.PluralRule]).
 func NewCatalog(lang language.Tag, f *POFile) (*Catalog, error) {
+	c := &Catalog{name: f.Name, msgs: make(map[string]string, len(f.Messages)), plurals: map[string]*pluralMsg{}}
+	for _, m := range f.Messages {
+		if m.Obsolete || m.Fuzzy() || !m.Translated() {
+			continue
+		}
+		if !c.add(m) {
+			return nil, syntaxErrorf("%s:%d: duplicate message definition %q", f.Name, m.Line, m.ID)
+		}
+	}
+	return c.finish(lang, f)
+}
+
+// finish sets the catalog's language (lang, or the header's when Und), plural rule and header.
+func (c *Catalog) finish(lang language.Tag, f *POFile) (*Catalog, error) {
 	if lang == language.Und {
 		if l := f.Language(); l != "" {
 			t, err := parseLocaleName(l)
@@ -50,21 +66,9 @@ func NewCatalog(lang language.Tag, f *POFile) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	c := &Catalog{
-		lang: lang, name: f.Name, rule: rule,
-		msgs:    make(map[string]string, len(f.Messages)),
-		plurals: map[string]*pluralMsg{},
-	}
+	c.lang, c.rule = lang, rule
 	if f.Header != nil && len(f.Header.Str) > 0 {
 		c.header = f.Header.Str[0]
-	}
-	for _, m := range f.Messages {
-		if m.Obsolete || m.Fuzzy() || !m.Translated() {
-			continue
-		}
-		if !c.add(m) {
-			return nil, syntaxErrorf("%s:%d: duplicate message definition %q", f.Name, m.Line, m.ID)
-		}
 	}
 	return c, nil
 }
@@ -112,17 +116,73 @@ func newPluralMsg(forms []string) *pluralMsg {
 // ParseCatalog builds a catalog from a file's bytes: MO when it starts with the MO magic
 // number, PO otherwise. name labels errors.
 func ParseCatalog(lang language.Tag, data []byte, name string) (*Catalog, error) {
-	var f *POFile
-	var err error
 	if isMO(data) {
-		f, err = ReadMO(data, name)
-	} else {
-		f, err = parsePO(data, name, true)
+		// Entries go straight into the maps: no Message is kept per entry.
+		c := &Catalog{name: name, msgs: make(map[string]string, len(data)/128), plurals: map[string]*pluralMsg{}}
+		f, err := readMO(data, name, func(m *Message) error {
+			if !m.Translated() {
+				return nil
+			}
+			if !c.add(m) {
+				return syntaxErrorf("%s: duplicate message %q", name, m.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return c.finish(lang, f)
 	}
+	if utf8.Valid(data) {
+		if c, err := parseCatalogPO(lang, data, name); err != errNotUTF8 {
+			return c, err
+		}
+	}
+	// Another charset, or invalid UTF-8 (reported with its line): the general parser.
+	f, err := parsePO(data, name, true)
 	if err != nil {
 		return nil, err
 	}
 	return NewCatalog(lang, f)
+}
+
+// errNotUTF8 sends parseCatalogPO's caller to the general path, which converts charsets.
+var errNotUTF8 = errors.New("catalog is not in UTF-8")
+
+// parseCatalogPO builds a catalog from a UTF-8 PO file without keeping its entries: each goes
+// into the maps as it is parsed.
+func parseCatalogPO(lang language.Tag, data []byte, name string) (*Catalog, error) {
+	c := &Catalog{name: name, msgs: make(map[string]string, len(data)/128), plurals: map[string]*pluralMsg{}}
+	p := poParser{name: name, file: &POFile{Name: name}, lean: true}
+	p.emit = func(m *Message) error {
+		if p.file.Header != nil && !p.charsetChecked {
+			p.charsetChecked = true
+			switch charsetOf(p.file.Header.Str[0]) {
+			case "", "utf-8", "utf8", "charset", "ascii", "us-ascii":
+			default:
+				return errNotUTF8
+			}
+		}
+		if m.Obsolete || m.Fuzzy() || !m.Translated() {
+			return nil
+		}
+		if !c.add(m) {
+			return syntaxErrorf("%s:%d: duplicate message definition %q", name, m.Line, m.ID)
+		}
+		return nil
+	}
+	if err := p.parse(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))); err != nil {
+		return nil, err
+	}
+	f := p.file
+	if f.Header != nil && !p.charsetChecked {
+		switch charsetOf(f.Header.Str[0]) {
+		case "", "utf-8", "utf8", "charset", "ascii", "us-ascii":
+		default:
+			return nil, errNotUTF8
+		}
+	}
+	return c.finish(lang, f)
 }
 
 func isMO(data []byte) bool {

@@ -124,7 +124,14 @@ const goVerbs = "vTtbcdoOqxXUeEfFgGspw"
 
 // parseGoFormat lists the arguments a Go fmt format string uses.
 func parseGoFormat(s string) ([]formatArg, error) {
+	args, _, err := parseGoFormatIndexed(s)
+	return args, err
+}
+
+// parseGoFormatIndexed is parseGoFormat, also telling whether an explicit [n] index appears.
+func parseGoFormatIndexed(s string) ([]formatArg, bool, error) {
 	var args []formatArg
+	indexed := false
 	argNum := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] != '%' {
@@ -147,12 +154,13 @@ func parseGoFormat(s string) ([]formatArg, error) {
 					return fmt.Errorf("bad argument index %q", s[i:i+j+1])
 				}
 				argNum = n - 1
+				indexed = true
 				i += j + 1
 			}
 			return nil
 		}
 		if err := index(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		// width
 		if i < len(s) && s[i] == '*' {
@@ -168,7 +176,7 @@ func parseGoFormat(s string) ([]formatArg, error) {
 		if i < len(s) && s[i] == '.' {
 			i++
 			if err := index(); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if i < len(s) && s[i] == '*' {
 				args = append(args, formatArg{strconv.Itoa(argNum + 1), 'd'})
@@ -181,26 +189,26 @@ func parseGoFormat(s string) ([]formatArg, error) {
 			}
 		}
 		if err := index(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if i >= len(s) {
-			return nil, fmt.Errorf("directive %q at offset %d has no verb", s[start:], start)
+			return nil, false, fmt.Errorf("directive %q at offset %d has no verb", s[start:], start)
 		}
 		if s[i] == '%' {
 			if i != start+1 {
-				return nil, fmt.Errorf("directive %q at offset %d: %%%% takes no flags", s[start:i+1], start)
+				return nil, false, fmt.Errorf("directive %q at offset %d: %%%% takes no flags", s[start:i+1], start)
 			}
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if !strings.ContainsRune(goVerbs, r) {
-			return nil, fmt.Errorf("unknown verb %%%c at offset %d", r, start)
+			return nil, false, fmt.Errorf("unknown verb %%%c at offset %d", r, start)
 		}
 		i += n - 1
 		args = append(args, formatArg{strconv.Itoa(argNum + 1), r})
 		argNum++
 	}
-	return args, nil
+	return args, indexed, nil
 }
 
 // parseCFormat lists the arguments of a C printf format: positions (%2$s), flags, widths,
@@ -324,11 +332,8 @@ func formatArgCount(s string) int {
 	if strings.IndexByte(s, '%') < 0 {
 		return 0
 	}
-	if strings.IndexByte(s, '[') >= 0 {
-		return -1
-	}
-	args, err := parseGoFormat(s)
-	if err != nil {
+	args, indexed, err := parseGoFormatIndexed(s)
+	if err != nil || indexed {
 		return -1
 	}
 	return len(args)

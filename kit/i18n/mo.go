@@ -19,7 +19,11 @@ const (
 // ReadMO decodes a GNU MO file (either byte order, revision 0 or 1) into a [POFile], as
 // msgunfmt does: the header entry and the messages in the file's (sorted) order. name labels
 // errors, which wrap [ErrSyntax].
-func ReadMO(data []byte, name string) (*POFile, error) {
+func ReadMO(data []byte, name string) (*POFile, error) { return readMO(data, name, nil) }
+
+// readMO decodes; with emit, entries other than the header go to emit in one reused Message
+// (emit copies what it keeps) instead of into the file.
+func readMO(data []byte, name string, emit func(*Message) error) (*POFile, error) {
 	bad := func(format string, args ...any) error {
 		return syntaxErrorf("%s: not a valid MO file: %s", name, fmt.Sprintf(format, args...))
 	}
@@ -56,6 +60,7 @@ func ReadMO(data []byte, name string) (*POFile, error) {
 		return text[off : off+l], nil
 	}
 	f := &POFile{Name: name}
+	var reuse Message
 	for i := 0; i < n; i++ {
 		orig, err := str(origTab, i)
 		if err != nil {
@@ -66,6 +71,10 @@ func ReadMO(data []byte, name string) (*POFile, error) {
 			return nil, err
 		}
 		m := &Message{}
+		if emit != nil {
+			reuse = Message{Str: reuse.Str[:0]}
+			m = &reuse
+		}
 		if ctx, id, ok := strings.Cut(orig, "\x04"); ok {
 			m.Context, m.HasContext, orig = ctx, true, id
 		}
@@ -74,10 +83,21 @@ func ReadMO(data []byte, name string) (*POFile, error) {
 			m.Str = strings.Split(trans, "\x00")
 		} else {
 			m.ID = orig
-			m.Str = []string{trans}
+			m.Str = append(m.Str, trans)
 		}
 		if !m.HasContext && m.ID == "" && f.Header == nil {
-			f.Header = m
+			h := *m
+			h.Str = append([]string(nil), m.Str...)
+			f.Header = &h
+			continue
+		}
+		if emit != nil {
+			if err := emit(m); err != nil {
+				return nil, err
+			}
+			if m.Plural {
+				reuse.Str = nil // the catalog kept the forms
+			}
 			continue
 		}
 		f.Messages = append(f.Messages, m)

@@ -269,7 +269,10 @@ type poParser struct {
 	obs       bool           // the current keyword lines are obsolete
 	seen      map[string]int // key -> line, to reject duplicates
 	lean      bool
-	converted bool // strings were converted from another charset
+	emit      func(*Message) error // when set, entries go to it instead of the file
+	converted bool                 // strings were converted from another charset
+
+	charsetChecked bool // parseCatalogPO looked at the header's charset
 }
 
 func (p *poParser) errorf(format string, args ...any) error {
@@ -342,7 +345,9 @@ func (p *poParser) comment(line string) {
 	case ':':
 		m.References = append(m.References, strings.Fields(line[2:])...)
 	case ',':
-		for _, f := range strings.Split(line[2:], ",") {
+		for rest := line[2:]; rest != ""; {
+			var f string
+			f, rest, _ = strings.Cut(rest, ",")
 			if f = strings.TrimSpace(f); f != "" && !m.HasFlag(f) {
 				m.Flags = append(m.Flags, f)
 			}
@@ -396,7 +401,7 @@ func (p *poParser) keywordLine(line string, obsolete, prev bool) error {
 		return nil
 	}
 	// A new msgctxt or msgid after a msgstr starts the next entry.
-	if (kw == "msgctxt" || kw == "msgid") && m.Str != nil {
+	if (kw == "msgctxt" || kw == "msgid") && p.field == "msgstr" {
 		if err := p.flush(); err != nil {
 			return err
 		}
@@ -439,7 +444,7 @@ func (p *poParser) keywordLine(line string, obsolete, prev bool) error {
 		if m.Plural {
 			return p.errorf("a plural entry needs msgstr[0], not msgstr")
 		}
-		m.Str = []string{s}
+		m.Str = append(m.Str[:0], s)
 		m.StrLine = p.line
 		p.target = &m.Str[0]
 	case strings.HasPrefix(kw, "msgstr[") && strings.HasSuffix(kw, "]"):
@@ -475,7 +480,7 @@ func (p *poParser) flush() error {
 		// Comments at the end of the file with no entry are dropped, as msgcat does.
 		return nil
 	}
-	if m.Str == nil {
+	if p.field != "msgstr" {
 		return p.errorf("entry %q has no msgstr", m.ID)
 	}
 	m.Obsolete = p.obs
@@ -494,6 +499,20 @@ func (p *poParser) flush() error {
 				return syntaxErrorf("%s:%d: duplicate message definition, first at line %d", p.name, m.Line, first)
 			}
 			p.seen[k] = m.Line
+		}
+		if p.emit != nil {
+			if err := p.emit(m); err != nil {
+				return err
+			}
+			// The consumer kept copies of the strings, and a plural entry's Str slice: the rest
+			// of the entry is reused for the next one.
+			if m.Plural {
+				p.cur = &Message{}
+			} else {
+				*m = Message{Str: m.Str[:0], Flags: m.Flags[:0]}
+			}
+			p.started, p.field, p.target, p.prev, p.obs = false, "", nil, false, false
+			return nil
 		}
 		p.file.Messages = append(p.file.Messages, m)
 	}

@@ -221,6 +221,18 @@ func FuzzParsePO(f *testing.F) {
 			}
 			return
 		}
+		// The catalog fast path agrees with the general one.
+		if c, err := NewCatalog(language.German, p); err == nil {
+			fast, err := ParseCatalog(language.German, data, "fuzz.po")
+			if err != nil || fast.Len() != c.Len() {
+				t.Fatalf("fast catalog: %v, %d entries, general %d", err, fast.Len(), c.Len())
+			}
+			for k, v := range c.msgs {
+				if fast.msgs[k] != v {
+					t.Fatalf("fast catalog %q: %q, general %q", k, fast.msgs[k], v)
+				}
+			}
+		}
 		// What parses writes out and parses back to the same output.
 		out := p.Bytes()
 		q, err := ParsePOBytes(out, "again.po")
@@ -249,4 +261,12 @@ func parseFileBytes(tb testing.TB, path string) []byte {
 		tb.Fatal(err)
 	}
 	return f.Bytes()
+}
+
+func TestFormatArgCount(t *testing.T) {
+	for s, want := range map[string]int{"plain": 0, "100%% sure": 0, "%d files": 1, "%s has %d": 2, "%*d": 2, "%[2]d у %[1]s": -1, "[note] %d": 1, "%!": -1} {
+		if got := formatArgCount(s); got != want {
+			t.Errorf("%q: %d, want %d", s, got, want)
+		}
+	}
 }
