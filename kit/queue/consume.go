@@ -377,27 +377,31 @@ func (c *consumer) call(ctx context.Context, d Delivery, m *Message) (elapsed ti
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
 		defer cancel()
 	}
-	done := make(chan struct{})
-	var extender sync.WaitGroup
-	extender.Go(func() {
-		t := time.NewTicker(c.cfg.ackWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ackWait/3)
-				if err := d.InProgress(ictx); err != nil {
-					c.q.logger.Warn("queue: could not extend ack wait", "consumer", c.name, "seq", m.Seq, "error", err)
-				}
-				cancel()
-			}
+	// Extend the ack wait every third of it while the handler runs: a timer that re-arms itself,
+	// rather than a goroutine per message.
+	interval := c.cfg.ackWait / 3
+	var mu sync.Mutex
+	finished := false
+	var timer *time.Timer
+	mu.Lock() // the callback reads timer under mu
+	timer = time.AfterFunc(interval, func() {
+		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), interval)
+		if err := d.InProgress(ictx); err != nil {
+			c.q.logger.Warn("queue: could not extend ack wait", "consumer", c.name, "seq", m.Seq, "error", err)
 		}
+		cancel()
+		mu.Lock()
+		if !finished {
+			timer.Reset(interval)
+		}
+		mu.Unlock()
 	})
+	mu.Unlock()
 	defer func() {
-		close(done)
-		extender.Wait()
+		mu.Lock()
+		finished = true
+		timer.Stop()
+		mu.Unlock()
 	}()
 	start := time.Now()
 	defer func() {
