@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -349,11 +350,24 @@ func TestDropMidDataRetriesOnce(t *testing.T) {
 			return dropped, errDrop
 		}
 	})
-	m := openURL(t, "smtp://"+s.Addr+"?starttls=off")
+	// A small send buffer and a message larger than what the kernel can hold in flight (the
+	// server's receive buffer tops out at a few MiB), so the client is still writing when the
+	// server closes, and knows its final "." never went out.
+	d, err := mail.NewSMTP(mail.SMTPConfig{Addr: s.Addr, StartTLS: mail.StartTLSOff,
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil {
+				_ = c.(*net.TCPConn).SetWriteBuffer(32 << 10)
+			}
+			return c, err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mail.New(d)
+	t.Cleanup(func() { _ = m.Close() })
 	msg := testMsg("")
-	// Larger than the socket buffers, so the client is still writing when the server closes,
-	// and knows its final "." never went out.
-	msg.Text = bigBody(8 << 20)
+	msg.Text = bigBody(4 << 20)
 	if err := m.Send(ctx10(t), msg); err != nil {
 		t.Fatalf("Send = %v, want the retry on a new connection to succeed", err)
 	}
