@@ -230,11 +230,19 @@ func closeWithin(logger *slog.Logger, what string, closeFn func() error) {
 // lone user name, which NATS reads as a token.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err == nil && u.User != nil {
+	if err != nil {
+		return registry.Redact(raw)
+	}
+	if u.User != nil {
 		if _, ok := u.User.Password(); !ok && u.User.Username() != "" {
 			u.User = url.User("xxxxx")
+		}
+		return registry.RedactURL(u)
+	}
+	for k := range u.Query() {
+		if registry.IsSecretParam(k) {
 			return registry.RedactURL(u)
 		}
 	}
-	return registry.Redact(raw)
+	return raw // nothing to hide: as written (console:// stays console://)
 }

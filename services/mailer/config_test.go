@@ -1,0 +1,106 @@
+package mailer_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackkit/stackkit/services/mailer"
+)
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := mailer.ConfigFromEnv([]string{"PATH=/bin", "KIT_CACHE_URL=memory://"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.QueueURL != "nats+embedded://.kit/nats" || c.MailURL != "console://" || c.HTTPAddr != ":8080" ||
+		c.Subject != "kit.mail" || c.Consumer != "mailer" || c.Concurrency != 4 || c.MaxDeliveries != 10 ||
+		c.AckWait != 30*time.Second || c.SendTimeout != 25*time.Second || c.DrainTimeout != 30*time.Second ||
+		!slices.Equal(c.Backoff, mailer.DefaultBackoff) {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestConfigValues(t *testing.T) {
+	c, err := mailer.ConfigFromEnv([]string{
+		"KIT_QUEUE_URL=nats://nats:4222", "KIT_MAIL_URL=smtps://a:b@smtp.example.com", "KIT_HTTP_ADDR=127.0.0.1:9090",
+		"KIT_MAIL_SUBJECT=app.mail", "KIT_MAIL_CONSUMER=mailer-eu", "KIT_MAIL_CONCURRENCY=16",
+		"KIT_MAIL_MAX_DELIVERIES=3", "KIT_MAIL_BACKOFF=1s, 10s,1m", "KIT_MAIL_ACK_WAIT=1m",
+		"KIT_MAIL_SEND_TIMEOUT=5s", "KIT_MAIL_DRAIN_TIMEOUT=40s", "KIT_MAIL_CHECK_TIMEOUT=500ms", "KIT_LOG_LEVEL=debug",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Concurrency != 16 || c.MaxDeliveries != 3 || !slices.Equal(c.Backoff, []time.Duration{time.Second, 10 * time.Second, time.Minute}) ||
+		c.AckWait != time.Minute || c.SendTimeout != 5*time.Second || c.DrainTimeout != 40*time.Second ||
+		c.CheckTimeout != 500*time.Millisecond || c.LogLevel.String() != "DEBUG" || c.Consumer != "mailer-eu" {
+		t.Errorf("values: %+v", c)
+	}
+}
+
+func TestConfigErrorsNameEveryBadVariable(t *testing.T) {
+	_, err := mailer.ConfigFromEnv([]string{
+		"KIT_MAIL_CONCURRENCY=lots", "KIT_MAIL_CONCURENCY=4", "KIT_MAIL_BACKOFF=1s,soon", "KIT_MAIL_ACK_WAIT=30",
+		"KIT_LOG_LEVEL=loud", "KIT_MAIL_URL=queue+nats://user:s3cret@nats:4222",
+	})
+	if !errors.Is(err, mailer.ErrConfig) || mailer.ExitCode(err) != mailer.ExitConfig {
+		t.Fatalf("want a configuration error, got %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`KIT_MAIL_CONCURRENCY: "lots": want a whole number`,
+		"KIT_MAIL_CONCURENCY: unknown variable (known: KIT_MAIL_URL",
+		`KIT_MAIL_BACKOFF: "1s,soon": "soon": not a duration`,
+		`KIT_MAIL_ACK_WAIT: "30": duration needs a unit`,
+		`KIT_LOG_LEVEL: "loud"`,
+		"KIT_MAIL_URL: is a queued mailer",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "s3cret") {
+		t.Errorf("error shows the password:\n%s", msg)
+	}
+	if _, err := mailer.ConfigFromEnv([]string{"KIT_MAIL_SEND_TIMEOUT=1m"}); err == nil || !strings.Contains(err.Error(), "longer than KIT_MAIL_DRAIN_TIMEOUT") {
+		t.Errorf("a send timeout beyond the drain timeout: %v", err)
+	}
+}
+
+// TestStartFailures runs the binary with bad configurations: each exits non-zero with one JSON
+// log line that says what is wrong and shows no secret.
+func TestStartFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{"bad number", map[string]string{"KIT_MAIL_CONCURRENCY": "-1"}, mailer.ExitConfig, "KIT_MAIL_CONCURRENCY"},
+		{"unknown mail option", map[string]string{"KIT_QUEUE_URL": "memory://", "KIT_MAIL_URL": "smtp://app:s3cret@127.0.0.1:1?max_con=4"}, mailer.ExitConfig, `option \"max_con\": unknown option`},
+		{"unknown queue option", map[string]string{"KIT_QUEUE_URL": "nats://app:s3cret@127.0.0.1:1?strem=X"}, mailer.ExitConfig, `option \"strem\"`},
+		{"unknown scheme", map[string]string{"KIT_QUEUE_URL": "kafka://app:s3cret@broker:9092"}, mailer.ExitConfig, "unknown scheme"},
+		{"queue unreachable", map[string]string{"KIT_QUEUE_URL": "nats://s3cret@127.0.0.1:1"}, mailer.ExitFailure, "KIT_QUEUE_URL"},
+		{"port taken", map[string]string{"KIT_QUEUE_URL": "memory://", "KIT_HTTP_ADDR": "127.0.0.1:-1"}, mailer.ExitFailure, "listen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := launch(t, tc.env)
+			code := p.wait(30 * time.Second)
+			log := p.log()
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d", code, tc.code)
+			}
+			if !strings.Contains(log, tc.want) {
+				t.Errorf("log lacks %q:\n%s", tc.want, log)
+			}
+			if strings.Contains(log, "s3cret") {
+				t.Errorf("log shows the secret:\n%s", log)
+			}
+			if !strings.Contains(log, `"level":"ERROR"`) {
+				t.Errorf("no error record:\n%s", log)
+			}
+		})
+	}
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package mailer_test
+
+const raceEnabled = true
