@@ -7,7 +7,8 @@
 #   started here when down (state under .kit/):
 #     Memcached :11211 (installed from Debian if missing),
 #     versitygw :7070 (S3, posix backend over .kit/s3/data), Mailpit :1025 SMTP / :8025 API;
-#     the two Go programs are built into .kit/bin at the pinned versions below.
+#     the two Go programs are built into .kit/bin at the pinned versions below;
+#   and GNU gettext, the tools kit/i18n's tests compare against (installed from Debian if missing).
 # It then writes .kit/test.env with `export KIT_TEST_...` lines for every service that answered,
 # and prints one line per service: ok, started or UNAVAILABLE (reason).
 #
@@ -265,6 +266,17 @@ binary REDIS_SERVER "$(command -v redis-server || true)"
 binary NATS_SERVER "$(command -v nats-server || true)" /usr/sbin/nats-server
 binary VERSITYGW "$BIN/versitygw"
 binary MAILPIT "$BIN/mailpit"
+
+# GNU gettext is no server, but kit/i18n's tests hold its PO and MO code against it (msgcat,
+# msgfmt, msgunfmt, msgmerge, ngettext): installed from Debian when missing, like memcached.
+if ! have msgfmt || ! have ngettext; then
+  if [[ $(id -u) == 0 ]]; then
+    echo "installing gettext from Debian ..." >&2
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gettext; } >>"$LOG/apt.log" 2>&1 || true
+  fi
+fi
+if have msgfmt && have ngettext; then printf '%-10s %s\n' gettext ok
+else printf '%-10s UNAVAILABLE (%s)\n' gettext "apt-get install gettext failed or not root, see .kit/log/apt.log"; UNAVAILABLE=$((UNAVAILABLE + 1)); fi
 
 {
   echo "# Written by scripts/services.sh; only services that answered are listed."
