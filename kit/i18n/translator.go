@@ -89,7 +89,8 @@ func (s *Set) Match(lang language.Tag) language.Tag {
 }
 
 // Translator serves a [Set] and swaps it atomically: a service takes new catalogs without a
-// restart, each lookup seeing either the old set or the new one, whole.
+// restart, each lookup seeing either the old set or the new one, whole. Create one with
+// [NewTranslator]; the zero value has no set.
 type Translator struct {
 	cur atomic.Pointer[served]
 }
@@ -209,7 +210,8 @@ func N(ctx context.Context, singular, plural string, n int, args ...any) string 
 	return FromContext(ctx).N(singular, plural, n, args...)
 }
 
-// P translates msgid in context msgctxt (pgettext).
+// P translates msgid in context msgctxt (pgettext). An empty msgctxt looks msgid up without a
+// context, as T does.
 func P(ctx context.Context, msgctxt, msgid string, args ...any) string {
 	return FromContext(ctx).P(msgctxt, msgid, args...)
 }
