@@ -53,6 +53,17 @@ func (e StateEntry) unchanged(s LanguageStats, mode, path string) bool {
 		e.ReviewedStrings == s.ReviewedStrings && e.ProofreadStrings == s.ProofreadStrings
 }
 
+// ReadState reads the pull state Pull keeps in d under name (DefaultStateFile unless
+// PullOptions.StateFile said otherwise); a missing state is empty. A sync worker reads it to know
+// every file pulled so far, not only those of the last pull. An unreadable state is an error,
+// with an empty state beside it.
+func ReadState(ctx context.Context, d Destination, name string) (*PullState, error) {
+	if name == "" {
+		name = DefaultStateFile
+	}
+	return loadState(ctx, d, name)
+}
+
 // loadState reads the state file; a missing one is an empty state. A corrupt one is reported and
 // treated as empty: the pull then downloads everything again, which is safe.
 func loadState(ctx context.Context, d Destination, name string) (*PullState, error) {

@@ -61,3 +61,7 @@ func compilePO(name string, data []byte) ([]byte, error) {
 
 // moName is the MO file beside a PO file ("x.po" -> "x.mo").
 func moName(po string) string { return strings.TrimSuffix(po, path.Ext(po)) + ".mo" }
+
+// IsPO reports whether the resource's files are gettext PO files: its type says PO (or POT), or
+// it names no type and its file filter ends in .po.
+func (r *ResourceConfig) IsPO() bool { return isPO(r) }
