@@ -303,11 +303,12 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 			continue
 		}
 		failures = 0
+		fetched := time.Now()
 		for _, d := range ds {
 			workers.Add(1)
 			go func() {
 				defer func() { <-slots; workers.Done() }()
-				c.process(d)
+				c.process(d, fetched)
 			}()
 		}
 	}
@@ -325,7 +326,7 @@ const settleTimeout = 10 * time.Second
 
 // process runs the handler for one delivery and settles it: ack, nak after a backoff, or dead
 // letter.
-func (c *consumer) process(d Delivery) {
+func (c *consumer) process(d Delivery, fetched time.Time) {
 	m := d.Message()
 	m.Header = m.Header.Canonical()
 	base := context.WithoutCancel(c.parent)
@@ -338,7 +339,7 @@ func (c *consumer) process(d Delivery) {
 		return
 	}
 
-	elapsed, herr := c.call(hctx, d, m)
+	elapsed, herr := c.call(hctx, d, m, fetched)
 	var outcome outcomeKind
 	var settleErr error
 	sctx, cancel := context.WithTimeout(base, settleTimeout)
@@ -371,20 +372,21 @@ func (c *consumer) process(d Delivery) {
 }
 
 // call runs the handler, extending the ack wait while it runs, and recovers a panic into an error.
-func (c *consumer) call(ctx context.Context, d Delivery, m *Message) (elapsed time.Duration, err error) {
+func (c *consumer) call(ctx context.Context, d Delivery, m *Message, fetched time.Time) (elapsed time.Duration, err error) {
 	if c.cfg.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
 		defer cancel()
 	}
 	// Extend the ack wait every third of it while the handler runs: a timer that re-arms itself,
-	// rather than a goroutine per message.
+	// rather than a goroutine per message. The backend's clock started when it delivered the
+	// message, so the first extension counts from the fetch, not from the handler's start.
 	interval := c.cfg.ackWait / 3
 	var mu sync.Mutex
 	finished := false
 	var timer *time.Timer
 	mu.Lock() // the callback reads timer under mu
-	timer = time.AfterFunc(interval, func() {
+	timer = time.AfterFunc(max(interval-time.Since(fetched), 0), func() {
 		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), interval)
 		if err := d.InProgress(ictx); err != nil {
 			c.q.logger.Warn("queue: could not extend ack wait", "consumer", c.name, "seq", m.Seq, "error", err)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +17,12 @@ import (
 	kitnats "github.com/stackkit/stackkit/kit/queue/nats"
 )
 
-// quiet keeps expected warnings (dead letters, panics in the suite) out of test output.
+// quiet keeps expected warnings (dead letters, panics in the suite) out of test output; set
+// KIT_TEST_QUEUE_LOG=1 to see them.
 func quiet() queue.Option {
+	if os.Getenv("KIT_TEST_QUEUE_LOG") != "" {
+		return queue.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	}
 	return queue.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 

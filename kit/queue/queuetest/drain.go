@@ -86,7 +86,7 @@ func (s *suite) testAckWaitExtended(t *testing.T) {
 	h := func(_ context.Context, m *queue.Message) error {
 		if string(m.Data) == "slow" {
 			slow.Add(1)
-			time.Sleep(1200 * time.Millisecond) // the work: four times AckWait
+			time.Sleep(2 * time.Second) // the work: four times AckWait
 			slowDone.Add(1)
 			return nil
 		}
@@ -95,8 +95,8 @@ func (s *suite) testAckWaitExtended(t *testing.T) {
 	}
 	// Two subscriptions of one consumer: had the ack wait expired, the idle one would have got
 	// the slow message while the first still worked on it.
-	consume(t, q, "slow", subject, h, queue.AckWait(300*time.Millisecond))
-	consume(t, q, "slow", subject, h, queue.AckWait(300*time.Millisecond))
+	consume(t, q, "slow", subject, h, queue.AckWait(500*time.Millisecond))
+	consume(t, q, "slow", subject, h, queue.AckWait(500*time.Millisecond))
 	publish(t, q, subject, "", "slow")
 	eventually(t, "the slow handler to finish", func() bool { return slowDone.Load() >= 1 })
 	publish(t, q, subject, "", "fence")
