@@ -92,7 +92,7 @@ func New(opts ...Option) *cobra.Command {
 	pf.StringVar(&a.logFormat, "log-format", envOr("KIT_LOG_FORMAT", "text"), "log format: text or json (env KIT_LOG_FORMAT)")
 	// Check the logging flags before any command runs, so a typo fails every command alike.
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { _, err := a.logger(io.Discard); return err }
-	root.AddCommand(a.migrateCommand(), a.cacheCommand(), a.i18nCommand(), a.storageCommand(), a.versionCommand())
+	root.AddCommand(a.migrateCommand(), a.cacheCommand(), a.i18nCommand(), a.storageCommand(), a.mailCommand(), a.versionCommand())
 	return root
 }
 
@@ -117,6 +117,9 @@ func I18nCommand(opts ...Option) *cobra.Command { return newApp(opts).i18nComman
 
 // StorageCommand returns the "storage" group alone, for a service that builds its own root.
 func StorageCommand(opts ...Option) *cobra.Command { return newApp(opts).storageCommand() }
+
+// MailCommand returns the "mail" group alone, for a service that builds its own root.
+func MailCommand(opts ...Option) *cobra.Command { return newApp(opts).mailCommand() }
 
 // Main runs kitctl with the process's arguments and returns the exit code.
 func Main(opts ...Option) int { return Execute(New(opts...)) }

@@ -7,6 +7,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.16
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.9
 	github.com/aws/smithy-go v1.28.9
+	github.com/nats-io/nats.go v1.55.0
 	github.com/spf13/cobra v1.10.2
 	github.com/stackkit/stackkit/internal/testenv v0.0.0
 	github.com/stackkit/stackkit/kit/db v0.0.0
@@ -20,6 +21,7 @@ require (
 )
 
 require (
+	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect
 	github.com/aws/aws-sdk-go-v2/config v1.33.16 // indirect
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.8 // indirect
@@ -35,9 +37,19 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/ssooidc v1.44.4 // indirect
 	github.com/aws/aws-sdk-go-v2/service/sts v1.51.9 // indirect
 	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c // indirect
+	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/maypok86/otter/v2 v2.4.0 // indirect
+	github.com/minio/highwayhash v1.0.4 // indirect
+	github.com/nats-io/jwt/v2 v2.8.2 // indirect
+	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	github.com/wneessen/go-mail v0.8.1 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
 )
 
 require (
@@ -65,6 +77,9 @@ require (
 	github.com/stackkit/stackkit/kit/cache/memcached v0.0.0
 	github.com/stackkit/stackkit/kit/cache/redis v0.0.0
 	github.com/stackkit/stackkit/kit/i18n/transifex v0.0.0
+	github.com/stackkit/stackkit/kit/mail v0.0.0
+	github.com/stackkit/stackkit/kit/queue v0.0.0
+	github.com/stackkit/stackkit/kit/queue/nats v0.0.0
 	github.com/stackkit/stackkit/kit/storage v0.0.0
 	github.com/stackkit/stackkit/kit/storage/s3 v0.0.0
 	github.com/tmthrgd/go-hex v0.0.0-20190904060850-447a3041c3bc // indirect
@@ -115,3 +130,9 @@ replace github.com/stackkit/stackkit/kit/i18n => ../i18n
 replace github.com/stackkit/stackkit/kit/storage => ../storage
 
 replace github.com/stackkit/stackkit/kit/storage/s3 => ../storage/s3
+
+replace github.com/stackkit/stackkit/kit/mail => ../mail
+
+replace github.com/stackkit/stackkit/kit/queue => ../queue
+
+replace github.com/stackkit/stackkit/kit/queue/nats => ../queue/nats

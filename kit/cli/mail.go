@@ -1,0 +1,303 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/stackkit/stackkit/kit/mail"
+	"github.com/stackkit/stackkit/kit/queue"
+	"github.com/stackkit/stackkit/kit/registry"
+
+	// nats:// and nats+embedded://, the queues the mail service consumes (memory:// is built in).
+	natsq "github.com/stackkit/stackkit/kit/queue/nats"
+)
+
+// defaultTestFrom is the From of a test message when neither --from nor the mail URL's
+// default_from gives one: Django's DEFAULT_FROM_EMAIL.
+const defaultTestFrom = "webmaster@localhost"
+
+func (a *app) mailCommand() *cobra.Command {
+	var queueURL, subject string
+	cmd := group(&cobra.Command{
+		Use:   "mail",
+		Short: "Send a test message; list, retry and purge the mail worker's dead letters",
+	})
+	// Resolved at run time, so a password in KIT_QUEUE_URL never shows in --help.
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&queueURL, "queue-url", "", "queue URL (env KIT_QUEUE_URL; default "+natsq.DefaultURL+")")
+	pf.StringVar(&subject, "mail-subject", "", "queue subject of queued mail (env KIT_MAIL_SUBJECT; default "+mail.DefaultSubject+")")
+	qURL := func() string {
+		if queueURL != "" {
+			return queueURL
+		}
+		return envOr("KIT_QUEUE_URL", natsq.DefaultURL)
+	}
+	mailSubject := func() string {
+		if subject != "" {
+			return subject
+		}
+		return envOr("KIT_MAIL_SUBJECT", mail.DefaultSubject)
+	}
+	openQueue := func(cmd *cobra.Command) (*queue.Queue, error) {
+		logger, err := a.logger(cmd.ErrOrStderr())
+		if err != nil {
+			return nil, err
+		}
+		return queue.Open(cmd.Context(), qURL(), queue.WithLogger(logger))
+	}
+	cmd.AddCommand(a.mailSendTestCommand(qURL, mailSubject, openQueue), a.mailDeadCommand(qURL, openQueue))
+	return cmd
+}
+
+func (a *app) mailSendTestCommand(qURL, mailSubject func() string, openQueue func(*cobra.Command) (*queue.Queue, error)) *cobra.Command {
+	var mailURL, from string
+	var queued bool
+	cmd := &cobra.Command{
+		Use:   "send-test ADDRESS...",
+		Short: "Send a test message to each address (Django's sendtestemail)",
+		Long: `Send one test message to the addresses, naming this host and the time, through the mail URL
+(--mail-url, env KIT_MAIL_URL), or with --queue put it on the queue (--queue-url, env KIT_QUEUE_URL)
+for the mail service to send. It prints the Message-ID, to look the message up by.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("%s needs at least one address", cmd.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			logger, err := a.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			target := mailURL
+			if target == "" {
+				target = envOr("KIT_MAIL_URL", mail.DefaultURL)
+			}
+			var m *mail.Mailer
+			var via string
+			if queued {
+				q, err := openQueue(cmd)
+				if err != nil {
+					return err
+				}
+				defer q.Close()
+				if m, err = mail.NewQueued(q, mailSubject(), mail.WithLogger(logger)); err != nil {
+					return usageError{err}
+				}
+				via = fmt.Sprintf("queued on %s subject %s", registry.Redact(qURL()), mailSubject())
+			} else {
+				if m, err = mail.Open(ctx, target, mail.WithLogger(logger)); err != nil {
+					return err
+				}
+				via = "via " + registry.Redact(target)
+			}
+			defer m.Close()
+
+			msg := testMessage(args, from, target, queued)
+			env, err := m.Render(msg)
+			if err != nil {
+				return usagef("%w", err)
+			}
+			if err := m.SendEnvelope(ctx, env); err != nil {
+				return fmt.Errorf("send test message %s %s: %w", env.MessageID, via, err)
+			}
+			verb := "sent"
+			if m.Queued() {
+				verb = "queued"
+				via = strings.TrimPrefix(via, "queued ")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s test message <%s> to %s %s\n", verb, env.MessageID, strings.Join(env.To, ", "), via)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&mailURL, "mail-url", "", "mail URL (env KIT_MAIL_URL; default "+mail.DefaultURL+")")
+	f.StringVar(&from, "from", "", "sender address (default: the mail URL's default_from, else "+defaultTestFrom+")")
+	f.BoolVar(&queued, "queue", false, "put the message on the queue for the mail service instead of sending it")
+	return cmd
+}
+
+// testMessage is Django's sendtestemail message, with the host and time in the body too.
+func testMessage(to []string, from, mailURL string, queued bool) *mail.Message {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown host"
+	}
+	now := time.Now()
+	if from == "" && (queued || !urlHasOption(mailURL, "default_from")) {
+		from = defaultTestFrom
+	}
+	return &mail.Message{
+		From:    from,
+		To:      to,
+		Subject: fmt.Sprintf("Test email from %s on %s", host, now.Format(time.RFC3339)),
+		Text: fmt.Sprintf("If you're reading this, it was successful.\n\nSent by kitctl mail send-test on %s at %s.\n",
+			host, now.Format(time.RFC1123Z)),
+	}
+}
+
+func urlHasOption(rawURL, name string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && u.Query().Has(name)
+}
+
+func (a *app) mailDeadCommand(qURL func() string, openQueue func(*cobra.Command) (*queue.Queue, error)) *cobra.Command {
+	var consumer string
+	cmd := group(&cobra.Command{
+		Use:   "dead",
+		Short: "List, retry or purge the mail the worker gave up on",
+		Long: `Mail the worker could not send — refused with a 5xx reply, or still failing after its last
+retry — waits in the queue's dead letters, with the reason. List it, send it again after fixing
+the cause (retry), or drop it (purge). Sequence numbers come from list.`,
+	})
+	cmd.PersistentFlags().StringVar(&consumer, "consumer", "", "the mail worker's consumer name (env KIT_MAIL_CONSUMER; default "+mail.DefaultConsumer+")")
+	name := func() string {
+		if consumer != "" {
+			return consumer
+		}
+		return envOr("KIT_MAIL_CONSUMER", mail.DefaultConsumer)
+	}
+
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List dead letters: sequence, time, deliveries, Message-ID, recipients, subject, reason",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q, err := openQueue(cmd)
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			var rows []deadRow
+			for dl, err := range q.DeadLetters(cmd.Context(), name()) {
+				if err != nil {
+					return err
+				}
+				rows = append(rows, newDeadRow(dl))
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if rows == nil {
+					rows = []deadRow{}
+				}
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintf(out, "no dead letters for consumer %s on %s\n", name(), registry.Redact(qURL()))
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SEQ\tTIME\tDELIVERIES\tMESSAGE-ID\tTO\tSUBJECT\tREASON")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.UTC().Format(time.RFC3339), r.Deliveries,
+					r.MessageID, oneLine(strings.Join(r.To, ","), 60), oneLine(r.Subject, 50), oneLine(r.Reason, 0))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%d dead letter(s) for consumer %s\n", len(rows), name())
+			return nil
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
+
+	seqCommand := func(use, short, done string, do func(q *queue.Queue, cmd *cobra.Command, seqs []uint64) (int, error)) *cobra.Command {
+		var all bool
+		c := &cobra.Command{
+			Use:   use + " SEQ... | --all",
+			Short: short,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				switch {
+				case all && len(args) > 0:
+					return usagef("%s: give sequence numbers or --all, not both", cmd.CommandPath())
+				case !all && len(args) == 0:
+					return usagef("%s: give the sequence numbers (from mail dead list) or --all", cmd.CommandPath())
+				}
+				seqs := make([]uint64, 0, len(args))
+				for _, s := range args {
+					n, err := strconv.ParseUint(s, 10, 64)
+					if err != nil || n == 0 {
+						return usagef("%s: %q is not a sequence number", cmd.CommandPath(), s)
+					}
+					seqs = append(seqs, n)
+				}
+				q, err := openQueue(cmd)
+				if err != nil {
+					return err
+				}
+				defer q.Close()
+				n, err := do(q, cmd, seqs)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %d dead letter(s) of consumer %s\n", done, n, name())
+				return err
+			},
+		}
+		c.Flags().BoolVar(&all, "all", false, "every dead letter of the consumer")
+		return c
+	}
+	retry := seqCommand("retry", "Publish dead letters again for the worker to send (after fixing the cause)", "re-queued",
+		func(q *queue.Queue, cmd *cobra.Command, seqs []uint64) (int, error) {
+			return q.Redrive(cmd.Context(), name(), seqs...)
+		})
+	purge := seqCommand("purge", "Delete dead letters for good", "purged",
+		func(q *queue.Queue, cmd *cobra.Command, seqs []uint64) (int, error) {
+			return q.PurgeDead(cmd.Context(), name(), seqs...)
+		})
+	cmd.AddCommand(list, retry, purge)
+	return cmd
+}
+
+// deadRow is one dead letter as list prints it.
+type deadRow struct {
+	Seq        uint64    `json:"seq"`
+	Time       time.Time `json:"time"`
+	Deliveries int       `json:"deliveries"`
+	MessageID  string    `json:"message_id"`
+	From       string    `json:"from,omitempty"`
+	To         []string  `json:"to"`
+	Subject    string    `json:"subject"`
+	Reason     string    `json:"reason"`
+}
+
+func newDeadRow(dl *queue.DeadLetter) deadRow {
+	r := deadRow{Seq: dl.Seq, Time: dl.Time, Deliveries: dl.Deliveries, Reason: dl.Reason, To: []string{}}
+	env, err := mail.QueuedEnvelope(dl.Message)
+	if err != nil {
+		// Not queued mail (kit/mail dead-letters anything else it finds on its subject).
+		r.MessageID, r.Subject = dl.Message.ID, "(not queued mail: "+err.Error()+")"
+		return r
+	}
+	r.MessageID, r.From, r.To = "<"+env.MessageID+">", env.From, env.To
+	if h, err := env.Header(); err == nil {
+		r.Subject = h.Get("Subject")
+		if dec, err := new(mime.WordDecoder).DecodeHeader(r.Subject); err == nil {
+			r.Subject = dec
+		}
+	}
+	return r
+}
+
+// oneLine flattens s for a table cell and, when max > 0, shortens it to max runes.
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if max > 0 {
+		if r := []rune(s); len(r) > max {
+			return string(r[:max-1]) + "…"
+		}
+	}
+	if s == "" {
+		return "-"
+	}
+	return s
+}
