@@ -1,0 +1,5 @@
+//go:build race
+
+package i18nsync_test
+
+const raceEnabled = true
