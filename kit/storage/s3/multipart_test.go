@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -229,6 +231,100 @@ func TestMultipartCopy(t *testing.T) {
 	}
 	if attrs.ContentType != "image/png" || attrs.CacheControl != "max-age=5" || attrs.Metadata["a"] != "b" {
 		t.Errorf("copy attrs = %+v", attrs)
+	}
+	if u := srv.uploads(t, testBucket, prefix); len(u) != 0 {
+		t.Errorf("%d multipart uploads left", len(u))
+	}
+}
+
+// TestTooManyParts checks that a stream outgrowing part_size × the part limit fails with a
+// message saying what to do, and leaves nothing behind.
+func TestTooManyParts(t *testing.T) {
+	srv := testServer(t)
+	prefix := srv.testPrefix(t)
+	_, d := openDriver(t, srv.url(testBucket, prefix, "part_size", "5MiB"))
+	d.SetMaxParts(2)
+	w, err := d.NewWriter(context.Background(), "huge", &storage.WriterOptions{ContentType: "x/y", Size: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = writeChunks(w, randomBytes(15*mib+1))
+	if err == nil {
+		err = w.Close()
+	} else {
+		_ = w.Abort()
+	}
+	if err == nil || !strings.Contains(err.Error(), "more than 2 parts") {
+		t.Fatalf("write of three parts with a limit of two: %v", err)
+	}
+	if _, err := d.Stat(context.Background(), "huge"); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Stat: %v", err)
+	}
+	if u := srv.uploads(t, testBucket, prefix); len(u) != 0 {
+		t.Errorf("%d multipart uploads left", len(u))
+	}
+}
+
+// TestReadFrom writes through the writer's io.ReaderFrom (what Put uses), at sizes around the
+// part size: an exact multiple ends with a full last part, a known small size fills a buffer of
+// its own size.
+func TestReadFrom(t *testing.T) {
+	srv := testServer(t)
+	prefix := srv.testPrefix(t)
+	_, d := openDriver(t, srv.url(testBucket, prefix, "part_size", "5MiB", "concurrency", "2"))
+	for _, c := range []struct {
+		size     int
+		known    bool
+		etagPart string // "" for a single PutObject
+	}{
+		{0, false, ""}, {0, true, ""}, {100, true, ""}, {100, false, ""},
+		{5 * mib, false, ""}, {5 * mib, true, ""}, {10 * mib, false, "-2"}, {12*mib + 3, true, "-3"},
+	} {
+		name := fmt.Sprintf("rf-%d-%v", c.size, c.known)
+		data := randomBytes(c.size)
+		size := int64(-1)
+		if c.known {
+			size = int64(c.size)
+		}
+		w, err := d.NewWriter(context.Background(), name, &storage.WriterOptions{ContentType: "x/y", Size: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Only Read, in odd-sized pieces, as from a pipe.
+		n, err := w.(io.ReaderFrom).ReadFrom(iotest.HalfReader(bytes.NewReader(data)))
+		if err != nil || n != int64(c.size) {
+			t.Fatalf("%s: ReadFrom = %d, %v", name, n, err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("%s: Close: %v", name, err)
+		}
+		got, _, err := read(t, d, name, 0, -1)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s: read back %d bytes, %v", name, len(got), err)
+		}
+		head, err := srv.client().HeadObject(context.Background(), &awss3.HeadObjectInput{Bucket: aws.String(testBucket), Key: aws.String(prefix + name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		etag := strings.Trim(aws.ToString(head.ETag), `"`)
+		if c.etagPart == "" && strings.Contains(etag, "-") || c.etagPart != "" && !strings.HasSuffix(etag, c.etagPart) {
+			t.Errorf("%s: ETag %s, want parts %q", name, etag, c.etagPart)
+		}
+	}
+	// A failing source leaves the writer open for Abort, and nothing behind.
+	w, err := d.NewWriter(context.Background(), "rf-fail", &storage.WriterOptions{ContentType: "x/y", Size: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("source failed")
+	if _, err := w.(io.ReaderFrom).ReadFrom(io.MultiReader(bytes.NewReader(randomBytes(7*mib)), iotest.ErrReader(boom))); !errors.Is(err, boom) {
+		t.Fatalf("ReadFrom of a failing source: %v", err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Stat(context.Background(), "rf-fail"); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Stat after a failed ReadFrom and Abort: %v", err)
 	}
 	if u := srv.uploads(t, testBucket, prefix); len(u) != 0 {
 		t.Errorf("%d multipart uploads left", len(u))

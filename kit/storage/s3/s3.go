@@ -67,6 +67,8 @@ type Driver struct {
 	// maxCopySize is the largest object CopyObject copies in one request; larger ones are copied
 	// part by part. S3's limit; tests lower it.
 	maxCopySize int64
+	// maxParts is S3's limit on the parts of an upload; tests lower it.
+	maxParts int
 
 	closeOnce sync.Once
 }
@@ -151,6 +153,7 @@ func NewDriver(client *awss3.Client, bucket string, opts ...Option) (*Driver, er
 		prefix:      prefix,
 		cfg:         s,
 		maxCopySize: maxPartSize,
+		maxParts:    maxUploadParts,
 	}
 	return d, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -117,26 +118,11 @@ func (w *writer) Write(p []byte) (int, error) {
 		if err := w.failed(); err != nil {
 			return n, err
 		}
-		if w.buf == nil {
-			select {
-			case w.slots <- struct{}{}:
-			case <-w.upCtx.Done():
-				return n, w.fail(fmt.Errorf("s3: write %q: %w", w.name, context.Cause(w.upCtx)))
-			}
-			w.buf = w.getBuffer()
-		}
 		if len(w.buf) == cap(w.buf) {
-			if int64(cap(w.buf)) < w.partSize {
-				// More than the announced size: continue in a full part buffer.
-				w.buf = append(w.getBuffer(), w.buf...)
-				continue
-			}
-			// A full part, and more to come: send it. (The last part is sent by Close,
-			// which so knows whether one PutObject will do.)
-			if err := w.sendPart(); err != nil {
+			// Full (or none yet), and more to come.
+			if err := w.next(); err != nil {
 				return n, err
 			}
-			continue
 		}
 		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
 		w.buf = w.buf[:len(w.buf)+k]
@@ -144,6 +130,75 @@ func (w *writer) Write(p []byte) (int, error) {
 		n += k
 	}
 	return n, nil
+}
+
+// ReadFrom reads r into the part buffers directly, without the copy through io.Copy's buffer.
+// kit/storage's ObjectWriter.ReadFrom (and so Put) uses it. A failure of r leaves the writer
+// open (the caller aborts it).
+func (w *writer) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		if err := w.failed(); err != nil {
+			return total, err
+		}
+		if w.buf != nil && len(w.buf) == cap(w.buf) {
+			// Full: read one byte to learn whether there is more before sending the part
+			// (the last part is Close's, which so knows whether one PutObject will do).
+			var probe [1]byte
+			n, err := r.Read(probe[:])
+			if n == 1 {
+				if err := w.next(); err != nil {
+					return total, err
+				}
+				w.buf = append(w.buf, probe[0])
+				total++
+			}
+			switch {
+			case err == io.EOF:
+				return total, nil
+			case err != nil:
+				return total, err
+			}
+			continue
+		}
+		if w.buf == nil {
+			if err := w.next(); err != nil {
+				return total, err
+			}
+		}
+		n, err := r.Read(w.buf[len(w.buf):cap(w.buf)])
+		w.buf = w.buf[:len(w.buf)+n]
+		total += int64(n)
+		switch {
+		case err == io.EOF:
+			return total, nil
+		case err != nil:
+			return total, err
+		}
+	}
+}
+
+// next makes room for more content: a first buffer, a whole part buffer in place of a small
+// one that turned out too small, or, when the part buffer is full, sends it and starts the next.
+func (w *writer) next() error {
+	switch {
+	case w.buf == nil:
+		select {
+		case w.slots <- struct{}{}:
+		case <-w.upCtx.Done():
+			return w.fail(fmt.Errorf("s3: write %q: %w", w.name, context.Cause(w.upCtx)))
+		}
+		w.buf = w.getBuffer()
+	case int64(cap(w.buf)) < w.partSize:
+		// More than the announced size: continue in a whole part buffer (same slot).
+		w.buf = append(w.getBuffer(), w.buf...)
+	default:
+		if err := w.sendPart(); err != nil {
+			return err
+		}
+		return w.next()
+	}
+	return nil
 }
 
 // failed returns why the writer can take no more: closed, its context done, a part failed.
@@ -208,6 +263,10 @@ func (w *writer) sendPart() error {
 		err := w.failedLocked()
 		w.mu.Unlock()
 		return err
+	}
+	if len(w.parts) == w.d.maxParts {
+		w.mu.Unlock()
+		return w.fail(fmt.Errorf("s3: write %q: more than %d parts of %d bytes, S3's limit: give the size (WriterOptions.Size) or a larger part_size", w.name, w.d.maxParts, w.partSize))
 	}
 	w.parts = append(w.parts, types.CompletedPart{})
 	num := int32(len(w.parts))
