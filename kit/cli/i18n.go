@@ -203,6 +203,7 @@ Any error fails the command (exit 1), naming file:line; a .po with errors leaves
 
 	cmd.AddCommand(extractCmd, compileCmd, statsCmd)
 	cmd.AddCommand(a.i18nPullCommand(), a.i18nPushCommand()) // Transifex: i18n_transifex.go
+	cmd.AddCommand(a.i18nSyncCommand())                      // the i18nsync worker: i18n_sync.go
 	return cmd
 }
 
