@@ -200,6 +200,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 // group makes cmd a command group: with no subcommand it prints its help, and an unknown
 // subcommand is a usage error (cobra would print help and exit 0).
 func group(cmd *cobra.Command) *cobra.Command {
+	// Cobra's default (0 here, meaning 2 only when it runs the command lookup itself) would
+	// suggest nothing for a typo such as "upp" from noArgs.
+	cmd.SuggestionsMinimumDistance = 2
 	cmd.Args = noArgs
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	return cmd

@@ -147,6 +147,10 @@ func TestUsageErrors(t *testing.T) {
 	if r := kitctl(t, []string{"migrat"}); !strings.Contains(r.stderr, "did you mean migrate") {
 		t.Errorf("no suggestion for a typo: %q", r.stderr)
 	}
+	// A typo inside a group, which is not a prefix of the command it means.
+	if r := kitctl(t, []string{"migrate", "upp"}); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "did you mean up") {
+		t.Errorf("kitctl migrate upp: exit %d, stderr %q; want exit 2 and a suggestion of up", r.code, r.stderr)
+	}
 }
 
 func TestSecretsNeverPrinted(t *testing.T) {
