@@ -13,10 +13,11 @@ import (
 // sniffLen is how much content http.DetectContentType looks at.
 const sniffLen = 512
 
-// ObjectWriter streams content into an object (the name Writer is the driver's interface). The content becomes visible under the name only when
-// Close returns nil; until then readers see the previous content (or nothing). An error,
-// Abort, or the Create context being cancelled discards what was written. It is not safe for
-// concurrent use.
+// ObjectWriter streams content into an object (the name Writer is the driver's interface). The
+// content becomes visible under the name only when Close returns nil; until then readers see the
+// previous content (or nothing). A failed Write or ReadFrom (io.Copy into it), Abort, or the
+// Create context being cancelled discards what was written, and Close then returns the error. It
+// is not safe for concurrent use.
 type ObjectWriter struct {
 	s     *Storage
 	ctx   context.Context
@@ -136,8 +137,9 @@ func (w *ObjectWriter) Write(p []byte) (int, error) {
 }
 
 // ReadFrom copies r into the object, letting the backend use its fastest path (for file://,
-// copy_file_range when r is a file). When it fails because r did, the writer is still open:
-// call Abort (Close would commit what was copied).
+// copy_file_range when r is a file). When it fails — r failing included — the writer fails as a
+// failed Write does: what was copied is discarded, the previous content stays, and Close returns
+// the error (wrapping r's).
 func (w *ObjectWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.err != nil {
 		return 0, w.err
@@ -156,7 +158,8 @@ func (w *ObjectWriter) ReadFrom(r io.Reader) (int64, error) {
 				return total, nil // Close opens the backend writer with what was sniffed
 			}
 			if err != nil {
-				return total, err
+				w.abort(err)
+				return total, w.err
 			}
 		}
 		if err := w.open(); err != nil {
@@ -176,11 +179,14 @@ func (w *ObjectWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 	w.n += n
 	total += n
-	if err != nil && w.ctx.Err() != nil {
+	if err != nil {
+		if cerr := w.ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = errors.Join(cerr, err)
+		}
 		w.abort(err)
 		return total, w.err
 	}
-	return total, err
+	return total, nil
 }
 
 // writerOnly hides a ReadFrom method, so io.Copy does not loop back into it.

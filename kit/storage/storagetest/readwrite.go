@@ -262,6 +262,40 @@ func (s *suite) testAbort(t *testing.T) {
 	wantContent(t, st, "abort.txt", []byte("committed"))
 }
 
+// testFailedCopy: an io.Copy into an ObjectWriter whose source fails (before and after
+// content-type sniffing ends) fails the writer: Close does not commit the partial content.
+func (s *suite) testFailedCopy(t *testing.T) {
+	t.Parallel()
+	st := s.open(t)
+	ctx := ctxFor(t)
+	old := []byte("OLD CONTENT")
+	put(t, st, "failed-copy.txt", old)
+	boom := errors.New("source failed")
+	for _, size := range []int{100, 1000, 70 << 10} {
+		for _, name := range []string{"failed-copy.txt", "failed-copy-new.txt"} {
+			w, err := st.Create(ctx, name, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.Copy(w, &failingReader{data: bytes.Repeat([]byte("p"), size), err: boom})
+			if !errors.Is(err, boom) {
+				t.Fatalf("io.Copy of a source failing after %d bytes = %d, %v; want an error wrapping the source's", size, n, err)
+			}
+			if err := w.Close(); err == nil {
+				t.Errorf("Close after a failed io.Copy of %d bytes succeeded", size)
+			}
+			if _, err := w.Write([]byte("x")); err == nil {
+				t.Errorf("Write after a failed io.Copy succeeded")
+			}
+			if name == "failed-copy.txt" {
+				wantContent(t, st, name, old)
+			} else {
+				wantNotExist(t, st, name)
+			}
+		}
+	}
+}
+
 func (s *suite) testDelete(t *testing.T) {
 	t.Parallel()
 	st := s.open(t)

@@ -22,7 +22,8 @@
 //   - Content is stored byte for byte; ranges past the end are cut at the end, an offset at or
 //     past it reads nothing; a missing object is ErrNotExist for every read.
 //   - A write is visible only after a successful Close: readers see the old content during the
-//     write and after an Abort, a failed write or a cancelled context.
+//     write and after an Abort, a failed write (a failed io.Copy into the writer included) or a
+//     cancelled context.
 //   - WriterOptions.IfNotExist is atomic (Save under concurrency never loses an object).
 //   - Stat gives the size, a modification time, a quoted ETag that changes with the content, the
 //     content type (given or detected), cache control and metadata.
@@ -60,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) *storage.Storage) {
 	t.Run("Overwrite", s.testOverwrite)
 	t.Run("AtomicCreate", s.testAtomicCreate)
 	t.Run("Abort", s.testAbort)
+	t.Run("FailedCopy", s.testFailedCopy)
 	t.Run("Delete", s.testDelete)
 	t.Run("Stat", s.testStat)
 	t.Run("Attributes", s.testAttributes)
