@@ -31,6 +31,11 @@ var idnaProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transition
 // every server takes them, with or without SMTPUTF8. A local part (before the '@') must be ASCII:
 // a non-ASCII one needs SMTPUTF8 on every hop to the recipient, which a sender cannot know, so it
 // is rejected with ErrInvalidAddress rather than bounced later.
+//
+// A quoted local part ("john doe"@example.com) parses, and may go in Reply-To, but Send refuses
+// it in From, To, Cc and Bcc when it would need quoting in the SMTP envelope (a space, '<', '>',
+// '"', ...): the envelope carries addresses bare, so it could end the address early and add
+// ESMTP parameters.
 func ParseAddress(s string) (Address, error) {
 	if strings.ContainsAny(s, "\r\n") {
 		return Address{}, fmt.Errorf("%w: address %q has a line break", ErrInvalidHeader, s)

@@ -57,12 +57,44 @@ func (e *Envelope) validate() error {
 	return nil
 }
 
-// checkEnvelopeAddr accepts a bare ASCII address, as SMTP commands carry it.
+// checkEnvelopeAddr is the one rule for an address that goes into the SMTP envelope (MAIL FROM,
+// RCPT TO), applied when a Message is rendered and when an Envelope from elsewhere (the queue, a
+// caller) is sent: a bare ASCII address whose local part is a dot-atom, so it needs no quoting.
+// SMTP carries the address between angle brackets as it is: a quoted local part holding a space
+// or '>' ("a> NOTIFY=SUCCESS"@example.com, which net/mail accepts) would end the address early
+// and add ESMTP parameters of its own.
 func checkEnvelopeAddr(what, a string) error {
-	if a == "" || !isASCII(a) || strings.ContainsAny(a, "<>\r\n \t") || !strings.Contains(a, "@") {
+	at := strings.LastIndexByte(a, '@')
+	if a == "" || !isASCII(a) || strings.ContainsAny(a, "<>\r\n \t") || at < 0 {
 		return fmt.Errorf("%w: %s %q (want a bare ASCII address)", ErrInvalidAddress, what, a)
 	}
+	if !isDotAtom(a[:at]) {
+		return fmt.Errorf("%w: %s %q: the local part %q would need quoting in the SMTP envelope (letters, digits, dots and !#$%%&'*+-/=?^_`{|}~ only)",
+			ErrInvalidAddress, what, a, a[:at])
+	}
 	return nil
+}
+
+// isDotAtom reports whether s is an RFC 5321 Dot-string: atoms of atext joined by single dots.
+func isDotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '.' && !isAtext(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAtext(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }
 
 // recipients returns the envelope recipients, each address once (domains compared without case).

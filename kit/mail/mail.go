@@ -146,7 +146,11 @@ func newMailer(d Driver, opts []Option) (*Mailer, error) {
 		cfg.logger = slog.Default()
 	}
 	if cfg.defaultFrom != "" {
-		if _, err := ParseAddress(cfg.defaultFrom); err != nil {
+		a, err := ParseAddress(cfg.defaultFrom)
+		if err == nil {
+			err = checkEnvelopeAddr("address", a.Addr)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%w: default From: %w", ErrInvalidOption, err)
 		}
 	}

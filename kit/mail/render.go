@@ -56,6 +56,21 @@ func render(msg *Message, rc *renderConfig) (*Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The envelope carries these addresses bare: one that would need quoting there is refused
+	// here, by the same rule the queued path checks again (Envelope.validate).
+	if err := checkEnvelopeAddr("the From address", from.Addr); err != nil {
+		return nil, err
+	}
+	for _, l := range []struct {
+		field string
+		addrs []Address
+	}{{"To", to}, {"Cc", cc}, {"Bcc", bcc}} {
+		for _, a := range l.addrs {
+			if err := checkEnvelopeAddr("a "+l.field+" address", a.Addr); err != nil {
+				return nil, err
+			}
+		}
+	}
 	rcpts := recipients(to, cc, bcc)
 	if len(rcpts) == 0 {
 		return nil, fmt.Errorf("%w: no recipient (To, Cc or Bcc)", ErrInvalidMessage)
