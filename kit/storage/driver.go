@@ -102,6 +102,9 @@ type SignedURLOptions struct {
 	Method      string // http.MethodGet or http.MethodPut
 	Expiry      time.Duration
 	ContentType string // for PUT: the content type the upload must carry, if any
+	// MaxSize, for PUT, is the largest upload accepted in bytes; 0 means no limit. Backends that
+	// presign (S3) cannot enforce it and fail with ErrNotSupported.
+	MaxSize int64
 }
 
 // Capabilities tell the portable type how to treat a backend.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -20,29 +21,31 @@ const (
 	paramExpires     = "X-Kit-Expires"
 	paramMethod      = "X-Kit-Method"
 	paramContentType = "X-Kit-Content-Type"
+	paramMaxSize     = "X-Kit-Max-Size"
 	paramSignature   = "X-Kit-Signature"
 )
 
-// signer makes and checks HMAC-SHA256 signatures binding the method, the name, the expiry and
-// (for PUT) the content type.
+// signer makes and checks HMAC-SHA256 signatures binding the Storage (its base URL), the
+// method, the name, the expiry and (for PUT) the content type and the size limit.
 type signer struct{ key []byte }
 
-func (g *signer) mac(method, name string, expires int64, contentType string) []byte {
+func (g *signer) mac(base, method, name string, expires int64, contentType string, maxSize int64) []byte {
 	m := hmac.New(sha256.New, g.key)
-	// Names and content types cannot contain newlines (ValidateName, mime.ParseMediaType), so
-	// the fields cannot run into each other.
-	fmt.Fprintf(m, "kit-storage-v1\n%s\n%s\n%d\n%s", method, name, expires, contentType)
+	// Base URLs, names and content types cannot contain newlines (url.Parse, ValidateName,
+	// mime.ParseMediaType), so the fields cannot run into each other.
+	fmt.Fprintf(m, "kit-storage-v2\n%s\n%s\n%s\n%d\n%s\n%d", base, method, name, expires, contentType, maxSize)
 	return m.Sum(nil)
 }
 
 // SignedURL returns a URL that lets anyone holding it GET (or HEAD), or PUT, name until
 // opts.Expiry (default DefaultSignedURLExpiry, at most MaxSignedURLExpiry) has passed. opts may
 // be nil (a GET URL valid for an hour). A PUT URL with opts.ContentType accepts only uploads
-// with that Content-Type.
+// with that Content-Type; with opts.MaxSize, only uploads up to that many bytes.
 //
 // With a signing key (secret option or WithSigningKey) the Storage signs with HMAC-SHA256
 // itself: the URL is base_url + name + signature parameters, to be served by
-// [Storage.SignedURLHandler] mounted at base_url's path. Without one, the backend signs (S3
+// [Storage.SignedURLHandler] mounted at base_url's path. The signature binds the base URL, so
+// Storages sharing a key do not accept each other's URLs. Without a key, the backend signs (S3
 // presigns); file:// and mem:// then fail with an error wrapping ErrNotSupported.
 func (s *Storage) SignedURL(ctx context.Context, name string, opts *SignedURLOptions) (string, error) {
 	if err := s.check(ctx, name); err != nil {
@@ -94,6 +97,12 @@ func checkSignedURLOptions(o *SignedURLOptions) error {
 			return fmt.Errorf("content type %q: %w", o.ContentType, err)
 		}
 	}
+	if o.MaxSize < 0 {
+		return fmt.Errorf("max size %d: want 0 (no limit) or a positive number of bytes", o.MaxSize)
+	}
+	if o.MaxSize > 0 && o.Method != http.MethodPut {
+		return fmt.Errorf("a max size limits uploads; it makes no sense for %s", o.Method)
+	}
 	return nil
 }
 
@@ -109,7 +118,10 @@ func (s *Storage) hmacURL(name string, o *SignedURLOptions) (string, error) {
 	if o.ContentType != "" {
 		q.Set(paramContentType, o.ContentType)
 	}
-	q.Set(paramSignature, base64.RawURLEncoding.EncodeToString(s.signer.mac(o.Method, name, expires, o.ContentType)))
+	if o.MaxSize > 0 {
+		q.Set(paramMaxSize, strconv.FormatInt(o.MaxSize, 10))
+	}
+	q.Set(paramSignature, base64.RawURLEncoding.EncodeToString(s.signer.mac(s.base.String(), o.Method, name, expires, o.ContentType, o.MaxSize)))
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
@@ -121,10 +133,12 @@ func (s *Storage) hmacURL(name string, o *SignedURLOptions) (string, error) {
 //	mux.Handle("/media/", h)
 //
 // It checks the signature (in constant time), the expiry and the method, then serves GET and
-// HEAD with ranges and conditional requests (http.ServeContent, the object's ETag and
-// modification time) and stores PUT bodies atomically, with the signed content type or else the
-// request's or a detected one. Unsigned, tampered and expired requests get 403. It needs a
-// signing key and a base URL; without them the error wraps ErrNotSupported.
+// HEAD as [Storage.ServeObject] does and stores PUT bodies atomically. A PUT is stored with the
+// signed content type, or else one detected from the name's extension or the content as Create
+// does — never the request's Content-Type, which the uploader controls. A PUT over the signed
+// MaxSize gets 413 (up front when Content-Length says so, else when the body passes it) and
+// leaves the old content. Unsigned, tampered and expired requests get 403. It needs a signing
+// key and a base URL; without them the error wraps ErrNotSupported.
 func (s *Storage) SignedURLHandler() (http.Handler, error) {
 	if s.signer == nil {
 		return nil, fmt.Errorf("storage: signed URL handler: no signing key (set the secret URL option or WithSigningKey): %w", ErrNotSupported)
@@ -149,8 +163,14 @@ func (h *signedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	method, contentType := q.Get(paramMethod), q.Get(paramContentType)
 	expires, err := strconv.ParseInt(q.Get(paramExpires), 10, 64)
+	var maxSize int64
+	var sizeErr error
+	if v := q.Get(paramMaxSize); v != "" {
+		maxSize, sizeErr = strconv.ParseInt(v, 10, 64)
+	}
 	sig, sigErr := base64.RawURLEncoding.DecodeString(q.Get(paramSignature))
-	if err != nil || sigErr != nil || len(q[paramSignature]) != 1 || !hmac.Equal(sig, h.s.signer.mac(method, name, expires, contentType)) {
+	if err != nil || sizeErr != nil || sigErr != nil || len(q[paramSignature]) != 1 ||
+		!hmac.Equal(sig, h.s.signer.mac(h.s.base.String(), method, name, expires, contentType, maxSize)) {
 		http.Error(w, "invalid or missing signature", http.StatusForbidden)
 		return
 	}
@@ -162,7 +182,7 @@ func (h *signedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case method == http.MethodGet && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		h.get(w, r, name)
 	case method == http.MethodPut && r.Method == http.MethodPut:
-		h.put(w, r, name, contentType)
+		h.put(w, r, name, contentType, maxSize)
 	default:
 		w.Header().Set("Allow", method)
 		http.Error(w, "URL signed for "+method, http.StatusMethodNotAllowed)
@@ -173,9 +193,8 @@ func (h *signedHandler) get(w http.ResponseWriter, r *http.Request, name string)
 	h.s.ServeObject(w, r, name)
 }
 
-func (h *signedHandler) put(w http.ResponseWriter, r *http.Request, name, signedType string) {
-	ct := r.Header.Get("Content-Type")
-	if signedType != "" && ct != signedType {
+func (h *signedHandler) put(w http.ResponseWriter, r *http.Request, name, signedType string, maxSize int64) {
+	if signedType != "" && r.Header.Get("Content-Type") != signedType {
 		http.Error(w, "URL signed for uploads of Content-Type "+signedType, http.StatusForbidden)
 		return
 	}
@@ -183,7 +202,18 @@ func (h *signedHandler) put(w http.ResponseWriter, r *http.Request, name, signed
 	if size < 0 {
 		size = 0
 	}
-	err := h.s.Put(r.Context(), name, r.Body, &WriterOptions{ContentType: ct, Size: size})
+	body := r.Body
+	if maxSize > 0 {
+		if size > maxSize {
+			http.Error(w, "upload larger than the "+strconv.FormatInt(maxSize, 10)+" bytes the URL was signed for", http.StatusRequestEntityTooLarge)
+			return
+		}
+		body = http.MaxBytesReader(w, r.Body, maxSize)
+	}
+	// Without a signed type, ContentType stays empty and Create detects it (extension, then
+	// content): the request's Content-Type is the uploader's to choose, and would let it store
+	// text/html under avatar.png.
+	err := h.s.Put(r.Context(), name, body, &WriterOptions{ContentType: signedType, Size: size})
 	if err != nil {
 		h.s.httpError(w, r, "put", name, err)
 		return
@@ -198,18 +228,41 @@ func (h *signedHandler) put(w http.ResponseWriter, r *http.Request, name, signed
 // conditional requests on the ETag and modification time, HEAD, the stored content type and
 // cache control (a Content-Type or Cache-Control the caller already set wins). It reads only the
 // ranges asked for. The caller does the authorization.
+//
+// Stored content may come from untrusted uploaders, so it is never sniffed: responses carry
+// "X-Content-Type-Options: nosniff", an object stored without a content type is served as its
+// extension's type or application/octet-stream, and active content — HTML, XHTML, SVG, XML
+// (any +xml type) and JavaScript, which would run with the serving origin's rights — gets
+// "Content-Disposition: attachment". To serve trusted active content inline, set a
+// Content-Disposition (e.g. "inline") before calling; the caller's wins. When name cannot be
+// served (404, 500), the answer drops the Content-Encoding, Cache-Control and
+// Content-Disposition the caller set for the content.
 func (s *Storage) ServeObject(w http.ResponseWriter, r *http.Request, name string) {
+	hdr := w.Header()
+	hdr.Set("X-Content-Type-Options", "nosniff")
 	a, err := s.Stat(r.Context(), name)
 	if err != nil {
+		for _, k := range []string{"Content-Encoding", "Cache-Control", "Content-Disposition", "ETag", "Last-Modified"} {
+			hdr.Del(k)
+		}
 		s.httpError(w, r, "get", name, err)
 		return
 	}
-	hdr := w.Header()
 	if a.ETag != "" {
 		hdr.Set("ETag", a.ETag)
 	}
-	if a.ContentType != "" && hdr.Get("Content-Type") == "" {
-		hdr.Set("Content-Type", a.ContentType)
+	if hdr.Get("Content-Type") == "" {
+		ct := a.ContentType
+		if ct == "" {
+			ct = mime.TypeByExtension(path.Ext(name))
+		}
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		hdr.Set("Content-Type", ct)
+	}
+	if hdr.Get("Content-Disposition") == "" && activeContent(hdr.Get("Content-Type")) {
+		hdr.Set("Content-Disposition", "attachment")
 	}
 	if a.CacheControl != "" && hdr.Get("Cache-Control") == "" {
 		hdr.Set("Cache-Control", a.CacheControl)
@@ -217,6 +270,22 @@ func (s *Storage) ServeObject(w http.ResponseWriter, r *http.Request, name strin
 	content := &objectSeeker{ctx: r.Context(), s: s, name: name, size: a.Size}
 	defer content.Close()
 	http.ServeContent(w, r, name, a.ModTime, content)
+}
+
+// activeContent reports whether a browser would run scripts in content of type ct opened as a
+// page: HTML, XHTML, SVG, XML and JavaScript.
+func activeContent(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return true // unparsable: the browser may guess; do not let it render
+	}
+	switch mt {
+	case "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml", "text/xsl",
+		"text/javascript", "application/javascript", "application/x-javascript", "text/x-javascript",
+		"text/ecmascript", "application/ecmascript", "application/x-ecmascript", "text/jscript":
+		return true
+	}
+	return strings.HasSuffix(mt, "+xml")
 }
 
 // httpError answers a failed operation with its HTTP status; server errors are logged, not
@@ -229,6 +298,8 @@ func (s *Storage) httpError(w http.ResponseWriter, r *http.Request, op, name str
 		http.Error(w, err.Error(), http.StatusBadRequest)
 	case errors.Is(err, ErrExist):
 		http.Error(w, "already exists", http.StatusPreconditionFailed)
+	case errors.As(err, new(*http.MaxBytesError)):
+		http.Error(w, "upload larger than the URL allows", http.StatusRequestEntityTooLarge)
 	case r.Context().Err() != nil:
 		// The client went away; nothing to answer.
 	default:

@@ -20,10 +20,16 @@ const maxSignedURLExpiry = 7 * 24 * time.Hour
 //
 // A signed PUT carries the content type it was signed for, if any; the uploader must send that
 // Content-Type. It does not carry sse, storage_class or acl (the uploader would have to send
-// those headers too): objects uploaded through it get the bucket's defaults.
+// those headers too): objects uploaded through it get the bucket's defaults. It cannot limit the
+// upload's size: MaxSize fails with an error wrapping storage.ErrNotSupported.
 func (d *Driver) SignedURL(ctx context.Context, name string, opts *storage.SignedURLOptions) (string, error) {
 	if opts.Expiry <= 0 || opts.Expiry > maxSignedURLExpiry {
 		return "", fmt.Errorf("s3: signed URL for %q: expiry %s outside (0, 7 days], SigV4's limit", name, opts.Expiry)
+	}
+	if opts.MaxSize > 0 {
+		// A presigned PUT can bind an exact Content-Length but not an upper bound (only POST
+		// policies can).
+		return "", fmt.Errorf("s3: signed URL for %q: a presigned PUT cannot limit the upload's size; give the Storage a signing key and serve its URLs with SignedURLHandler to use MaxSize: %w", name, storage.ErrNotSupported)
 	}
 	expires := awss3.WithPresignExpires(opts.Expiry)
 	key := aws.String(d.key(name))
