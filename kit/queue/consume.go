@@ -192,12 +192,16 @@ func (q *Queue) Consume(ctx context.Context, name, subject string, h Handler, op
 		return err
 	}
 
-	q.running.Add(1)
-	defer q.running.Done()
-	// A Close that raced with the check above has already waited for running consumers.
+	// Check and register under runMu: a Close that set closed first makes this return ErrClosed,
+	// and one that comes later waits for this call.
+	q.runMu.Lock()
 	if q.closed.Load() {
+		q.runMu.Unlock()
 		return ErrClosed
 	}
+	q.running.Add(1)
+	q.runMu.Unlock()
+	defer q.running.Done()
 	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {

@@ -111,7 +111,12 @@ type Queue struct {
 	closed  atomic.Bool
 	closing chan struct{} // closed by Close: running consumers drain and return ErrClosed
 	running sync.WaitGroup
-	closeMu sync.Mutex
+	closeMu sync.Mutex // serialises Close calls; held while Close waits for running consumers
+	// runMu orders Consume's running.Add against Close setting closed: a Consume that sees the
+	// queue open adds itself before Close can start waiting, so Wait never races an Add at zero.
+	// Close holds it only to set closed, never while waiting, so a handler calling Consume during
+	// Close gets ErrClosed rather than blocking it.
+	runMu sync.Mutex
 }
 
 // Open opens the queue at rawURL; an empty URL opens DefaultURL. The URL's options belong to the
@@ -194,10 +199,15 @@ func (q *Queue) Check() func(context.Context) error { return q.Ping }
 func (q *Queue) Close() error {
 	q.closeMu.Lock()
 	defer q.closeMu.Unlock()
-	if q.closed.Swap(true) {
+	q.runMu.Lock()
+	already := q.closed.Swap(true)
+	if !already {
+		close(q.closing)
+	}
+	q.runMu.Unlock()
+	if already {
 		return nil
 	}
-	close(q.closing)
 	q.running.Wait()
 	return q.d.Close()
 }

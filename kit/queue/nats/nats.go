@@ -69,6 +69,7 @@ type Driver struct {
 	dead jetstream.Stream // the dead-letter stream, with its current subjects in CachedInfo
 
 	strays  sync.WaitGroup // goroutines releasing messages that arrived after a fetch was abandoned
+	strayMu sync.Mutex     // orders strays.Go against Close setting closed, so Wait never races an Add
 	closing chan struct{}
 	closed  atomic.Bool
 }
@@ -362,10 +363,15 @@ func (d *Driver) Ping(ctx context.Context) error {
 
 // Close closes the connection it opened (and the embedded server).
 func (d *Driver) Close() error {
-	if d.closed.Swap(true) {
+	d.strayMu.Lock()
+	already := d.closed.Swap(true)
+	if !already {
+		close(d.closing)
+	}
+	d.strayMu.Unlock()
+	if already {
 		return nil
 	}
-	close(d.closing)
 	d.strays.Wait()
 	var errs []error
 	if d.ownsConn {

@@ -60,23 +60,35 @@ func (s *subscription) Fetch(ctx context.Context, max int) ([]queue.Delivery, er
 		}
 		return nil, nil
 	case <-ctx.Done():
-		s.d.strays.Go(func() {
-			for {
-				select {
-				case msg, ok := <-b.Messages():
-					if !ok {
-						return
-					}
-					_ = msg.Nak()
-				case <-s.d.closing:
-					return
-				}
-			}
-		})
+		s.d.releaseStrays(b)
 		return nil, ctx.Err()
 	case <-s.d.closing:
 		return nil, queue.ErrClosed
 	}
+}
+
+// releaseStrays Naks, in the background, whatever arrives on an abandoned fetch b, until b ends or
+// the driver closes. Once Close has begun nothing is started: the connection is going away and the
+// server redelivers after the ack wait.
+func (d *Driver) releaseStrays(b jetstream.MessageBatch) {
+	d.strayMu.Lock()
+	defer d.strayMu.Unlock()
+	if d.closed.Load() {
+		return
+	}
+	d.strays.Go(func() {
+		for {
+			select {
+			case msg, ok := <-b.Messages():
+				if !ok {
+					return
+				}
+				_ = msg.Nak()
+			case <-d.closing:
+				return
+			}
+		}
+	})
 }
 
 // Close has nothing to release: no pull request outlives Fetch.
