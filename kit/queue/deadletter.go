@@ -98,8 +98,9 @@ func parseDead(m *Message) *DeadLetter {
 //
 // A re-driven message with an ID gets the ID "<id>.redrive.<seq>" (the first ID is in its
 // Kit-Redriven-From header), since the backend would otherwise drop it as a duplicate of the
-// original within the de-duplication window; re-driving the same dead letter twice (a retry after
-// a failure between publishing and removing it) is still de-duplicated.
+// original within the de-duplication window. One published without an ID gets the ID
+// "kit-redrive.<consumer>.<seq>". Either way, re-driving the same dead letter twice within the
+// window (a retry after a failure between publishing and removing it) is de-duplicated.
 func (q *Queue) Redrive(ctx context.Context, name string, seqs ...uint64) (int, error) {
 	return q.eachDead(ctx, "redrive", name, seqs, func(dl *DeadLetter) error {
 		m := dl.Message
@@ -107,14 +108,18 @@ func (q *Queue) Redrive(ctx context.Context, name string, seqs ...uint64) (int, 
 		if out.Header == nil {
 			out.Header = Header{}
 		}
-		if m.ID != "" {
-			// Derive from the first ID, so that re-driving a re-driven message does not grow it.
-			first := out.Header.Get(HeaderRedrivenFrom)
-			if first == "" {
-				first = m.ID
-			}
+		// Derive from the first ID, so that re-driving a re-driven message does not grow it.
+		first := out.Header.Get(HeaderRedrivenFrom)
+		if first == "" && !strings.HasPrefix(m.ID, redrivePrefix) {
+			first = m.ID
+		}
+		if first != "" {
 			out.ID = first + ".redrive." + strconv.FormatUint(dl.Seq, 10)
 			out.Header.Set(HeaderRedrivenFrom, first)
+		} else {
+			// A message published without an ID still gets one fixed by its dead letter, so a
+			// Redrive retried after DeleteDead failed is dropped as a duplicate too.
+			out.ID = redrivePrefix + name + "." + strconv.FormatUint(dl.Seq, 10)
 		}
 		if err := q.d.Publish(ctx, out); err != nil {
 			return fmt.Errorf("publish to %s: %w", dl.Subject, err)
@@ -123,6 +128,9 @@ func (q *Queue) Redrive(ctx context.Context, name string, seqs ...uint64) (int, 
 		return nil
 	})
 }
+
+// redrivePrefix starts the ID Redrive gives a message that was published without one.
+const redrivePrefix = "kit-redrive."
 
 // PurgeDead removes the consumer's dead letters at seqs (all of them when none is given) and
 // returns how many it removed. A seq that is not one of the consumer's dead letters is reported

@@ -34,11 +34,18 @@ func openMemory(_ context.Context, u *url.URL, opts *registry.Options) (Driver, 
 // and are lost when it exits. Each driver is its own queue. dedupWindow is how long message IDs
 // are remembered (0 for DefaultDedupWindow).
 func NewMemory(dedupWindow time.Duration) Driver {
+	return newMemory(dedupWindow, time.Now)
+}
+
+// newMemory is NewMemory with the clock the de-duplication windows are measured on.
+func newMemory(dedupWindow time.Duration, now func() time.Time) *memory {
 	if dedupWindow <= 0 {
 		dedupWindow = DefaultDedupWindow
 	}
 	return &memory{
+		now:       now,
 		window:    dedupWindow,
+		deadWork:  make(map[uint64]time.Time),
 		ids:       make(map[string]time.Time),
 		consumers: make(map[string]*memConsumer),
 		changed:   make(chan struct{}),
@@ -46,6 +53,7 @@ func NewMemory(dedupWindow time.Duration) Driver {
 }
 
 type memory struct {
+	now    func() time.Time // the clock of the de-duplication windows
 	window time.Duration
 
 	mu        sync.Mutex
@@ -55,7 +63,8 @@ type memory struct {
 	ids       map[string]time.Time
 	consumers map[string]*memConsumer
 	deadSeq   uint64
-	dead      []*Message // by Seq
+	dead      []*Message           // by Seq
+	deadWork  map[uint64]time.Time // work-message Seqs dead-lettered within the window
 	changed   chan struct{}
 }
 
@@ -93,17 +102,11 @@ func (d *memory) Publish(ctx context.Context, m *Message) error {
 	if d.closed {
 		return ErrClosed
 	}
-	now := time.Now()
+	now := d.now()
 	if m.ID != "" {
-		for id, t := range d.ids {
-			if now.Sub(t) > d.window {
-				delete(d.ids, id)
-			}
-		}
-		if _, dup := d.ids[m.ID]; dup {
+		if seen(d.ids, m.ID, now, d.window) {
 			return nil
 		}
-		d.ids[m.ID] = now
 	}
 	d.seq++
 	d.msgs = append(d.msgs, &memMsg{m: Message{
@@ -189,12 +192,34 @@ func (d *memory) PublishDead(ctx context.Context, subject string, m *Message) er
 	if d.closed {
 		return ErrClosed
 	}
+	now := d.now()
+	// Like NATS (whose dead letter carries the work sequence as its message ID): the same work
+	// message dead-lettered again within the window, because acking it failed after it was
+	// stored, is stored once.
+	if m.Seq != 0 && seen(d.deadWork, m.Seq, now, d.window) {
+		return nil
+	}
 	d.deadSeq++
 	d.dead = append(d.dead, &Message{
 		ID: m.ID, Subject: subject, Header: m.Header.Clone(), Data: append([]byte(nil), m.Data...),
-		Published: time.Now(), Seq: d.deadSeq,
+		Published: now, Seq: d.deadSeq,
 	})
 	return nil
+}
+
+// seen reports whether key was recorded in ids within window before now, and records it if not;
+// it forgets entries older than window. Call with mu held.
+func seen[K comparable](ids map[K]time.Time, key K, now time.Time, window time.Duration) bool {
+	for k, t := range ids {
+		if now.Sub(t) > window {
+			delete(ids, k)
+		}
+	}
+	if _, dup := ids[key]; dup {
+		return true
+	}
+	ids[key] = now
+	return false
 }
 
 func (d *memory) DefaultDeadLetter(consumer string) string { return "dead." + consumer }
