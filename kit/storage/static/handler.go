@@ -29,8 +29,11 @@ type HandlerOptions struct {
 // immutable", every other name with a short max-age; all with ETags, Last-Modified, ranges and
 // conditional requests. When the request accepts it and a precompressed variant is stored beside
 // the file (name.br, name.gz, as Collect stores them), the variant is served with
-// Content-Encoding, brotli first; responses carry "Vary: Accept-Encoding". m may be nil (no
-// name counts as hashed).
+// Content-Encoding, brotli first; a variant deleted meanwhile falls back to the next, then to the
+// file itself. Responses carry "Vary: Accept-Encoding" and, the files being the app's own,
+// "Content-Disposition: inline" (ServeObject would send HTML and SVG as attachments). Error
+// answers carry neither Content-Encoding nor Cache-Control. m may be nil (no name counts as
+// hashed).
 func Handler(s *storage.Storage, m *Manifest, opts *HandlerOptions) http.Handler {
 	h := &handler{s: s, m: m, short: "public, max-age=" + strconv.Itoa(int(DefaultMaxAge.Seconds()))}
 	if opts != nil && opts.MaxAge > 0 {
@@ -61,12 +64,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr := w.Header()
 	hdr.Add("Vary", "Accept-Encoding")
+	// ServeObject drops Cache-Control, Content-Encoding and Content-Disposition from its error
+	// answers, so a 404 is never cached as immutable nor labelled as compressed.
 	hashed := h.m != nil && h.m.IsHashed(name)
 	if hashed {
 		hdr.Set("Cache-Control", ImmutableCacheControl)
 	} else {
 		hdr.Set("Cache-Control", h.short)
 	}
+	// Static files are the app's own, not uploads: HTML and SVG among them are served inline.
+	hdr.Set("Content-Disposition", "inline")
 	accept := r.Header.Get("Accept-Encoding")
 	for _, enc := range h.stored(r, name, hashed) {
 		if !accepts(accept, enc) {
@@ -74,6 +81,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, e := range encodings {
 			if e.token != enc {
+				continue
+			}
+			if _, err := h.s.Stat(r.Context(), name+e.suffix); err != nil {
+				// Deleted since it was remembered (or unreadable): forget, try the next encoding,
+				// then the identity file.
+				h.variants.Delete(name)
 				continue
 			}
 			ct := mime.TypeByExtension(path.Ext(name))

@@ -457,4 +457,35 @@ func TestHandler(t *testing.T) {
 	if resp, _ := do("POST", lib); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %s", resp.Status)
 	}
+	// Static files are the app's own: active content is served inline, with nosniff.
+	if resp, _ := do("GET", lib); resp.Header.Get("Content-Disposition") == "attachment" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("GET hashed JS: %v", resp.Header)
+	}
+
+	// A variant deleted after its existence was remembered: the next one, then the identity file.
+	hashed := strings.TrimPrefix(lib, "/static/")
+	if err := dst.Delete(ctx, hashed+".br"); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = do("GET", lib, "Accept-Encoding", "gzip, br")
+	if resp.StatusCode != 200 || body != "GZIP" || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("GET with the br variant deleted: %s %q %v", resp.Status, body, resp.Header)
+	}
+	if err := dst.Delete(ctx, hashed+".gz"); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = do("GET", lib, "Accept-Encoding", "gzip, br")
+	if resp.StatusCode != 200 || body != "var x = 1;" || resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Cache-Control") != static.ImmutableCacheControl {
+		t.Errorf("GET with both variants deleted: %s %q %v", resp.Status, body, resp.Header)
+	}
+	// A hashed file gone altogether: a 404 with neither Content-Encoding nor the immutable
+	// Cache-Control (a cache would keep the 404 for a year).
+	css := "/static/" + m.Paths["css/a.css"]
+	if err := dst.Delete(ctx, m.Paths["css/a.css"]); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = do("GET", css, "Accept-Encoding", "gzip, br")
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Cache-Control") != "" {
+		t.Errorf("GET of a deleted hashed file: %s %v", resp.Status, resp.Header)
+	}
 }
