@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/stackkit/stackkit/kit/registry"
 )
@@ -32,6 +33,9 @@ var (
 	// ErrAuth means the server and the configuration have no authentication mechanism in
 	// common, or the server offers none while a username is configured. Nothing was sent.
 	ErrAuth = errors.New("mail: no usable AUTH mechanism")
+	// ErrRecipientsRefused is matched (errors.Is) by a [*RecipientsError]: the message was
+	// delivered, but not to every recipient.
+	ErrRecipientsRefused = errors.New("mail: recipients refused")
 	// ErrInvalidOption is wrapped by errors about a bad URL or Go option; it is
 	// registry.ErrInvalidOption, so either sentinel matches.
 	ErrInvalidOption = registry.ErrInvalidOption
@@ -86,8 +90,64 @@ func newSMTPError(command, recipient string, code int, msg string) *SMTPError {
 	return e
 }
 
+// RecipientsError is a partial delivery: the server took the message for the recipients it
+// accepted and refused the others for good (a 5xx reply to RCPT), as Django's backend and
+// Python's smtplib deliver. errors.Is(err, ErrRecipientsRefused) matches it.
+//
+// It is neither temporary nor permanent ([IsTemporary] and [IsPermanent] are false): the
+// message went, and sending it again would duplicate it to the accepted recipients, so the
+// Worker acknowledges it. When every recipient is refused, or any is refused for now (4xx), the
+// error is the [*SMTPError] instead and nothing was delivered.
+type RecipientsError struct {
+	// Refused holds the server's reply to each refused recipient (Recipient names it), in
+	// envelope order.
+	Refused []*SMTPError
+	// Accepted is how many envelope recipients the message was delivered to.
+	Accepted int
+}
+
+func (e *RecipientsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mail: smtp: delivered to %d of %d recipients; refused:", e.Accepted, e.Accepted+len(e.Refused))
+	for i, se := range e.Refused {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(" <" + se.Recipient + "> " + se.Reply())
+	}
+	return b.String()
+}
+
+// Is matches ErrRecipientsRefused.
+func (e *RecipientsError) Is(target error) bool { return target == ErrRecipientsRefused }
+
+// Recipients returns the refused addresses.
+func (e *RecipientsError) Recipients() []string {
+	out := make([]string, len(e.Refused))
+	for i, se := range e.Refused {
+		out[i] = se.Recipient
+	}
+	return out
+}
+
+// refusedError is the error of a transaction in which no recipient got the message: first (the
+// reply that decides whether it is temporary), naming the other refusals in its text.
+func refusedError(first *SMTPError, refused []*SMTPError) error {
+	var others []string
+	for _, se := range refused {
+		if se != first {
+			others = append(others, "<"+se.Recipient+"> "+se.Reply())
+		}
+	}
+	if len(others) == 0 {
+		return first
+	}
+	return fmt.Errorf("%w; also refused: %s", first, strings.Join(others, ", "))
+}
+
 // IsTemporary reports whether err is worth retrying later: a 4xx SMTP reply or a connection
-// failure (ErrConnection). Invalid messages, 5xx replies and configuration errors are not.
+// failure (ErrConnection). Invalid messages, 5xx replies, configuration errors and a partial
+// delivery ([*RecipientsError]) are not.
 func IsTemporary(err error) bool {
 	var se *SMTPError
 	if errors.As(err, &se) {
@@ -98,8 +158,9 @@ func IsTemporary(err error) bool {
 
 // IsPermanent reports whether retrying err cannot help: a 5xx SMTP reply, an invalid message,
 // header or address, or a server that cannot be used as configured (no STARTTLS, AUTH refused
-// without TLS, no AUTH mechanism in common). Errors that are neither temporary nor permanent (a cancelled context, say) are
-// left to the caller.
+// without TLS, no AUTH mechanism in common). Errors that are neither temporary nor permanent (a
+// cancelled context, say) are left to the caller; a partial delivery ([*RecipientsError]) is
+// neither, and should not be retried.
 func IsPermanent(err error) bool {
 	var se *SMTPError
 	if errors.As(err, &se) {

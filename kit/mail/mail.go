@@ -237,11 +237,16 @@ func (m *Mailer) send(ctx context.Context, env *Envelope) error {
 		err = errors.Join(ErrClosed, err)
 	}
 	m.tel.end(ctx, op, err)
-	if err != nil {
+	var re *RecipientsError
+	switch {
+	case errors.As(err, &re):
+		m.logger.LogAttrs(ctx, slog.LevelWarn, "mail: sent, but the server refused some recipients for good", slog.String("backend", m.caps.Name),
+			slog.String("message_id", env.MessageID), slog.Int("accepted", re.Accepted), slog.Any("refused", re.Recipients()), slog.Any("error", err))
+	case err != nil:
 		m.logger.LogAttrs(ctx, slog.LevelWarn, "mail: send failed", slog.String("backend", m.caps.Name),
 			slog.String("message_id", env.MessageID), slog.Int("recipients", len(env.To)),
 			slog.Bool("temporary", IsTemporary(err)), slog.Any("error", err))
-	} else {
+	default:
 		m.logger.LogAttrs(ctx, slog.LevelDebug, "mail: sent", slog.String("backend", m.caps.Name),
 			slog.String("message_id", env.MessageID), slog.Int("recipients", len(env.To)))
 	}

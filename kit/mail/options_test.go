@@ -61,11 +61,13 @@ func TestTelemetry(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	s := newTestServer(t, plainServer, nil)
+	s, _ := refusingServer(t)
 	m := openURL(t, "smtp://"+s.Addr+"?starttls=off", mail.WithTracerProvider(tp), mail.WithMeterProvider(mp))
 	bad := testMsg("")
 	bad.To = []string{"nope"}
-	_ = m.Send(ctx10(t), testMsg(""), testMsg(""), bad)
+	partial := testMsg("")
+	partial.Bcc = []string{"stale@example.com"}
+	_ = m.Send(ctx10(t), testMsg(""), partial, bad)
 	dead := openURL(t, "smtp://127.0.0.1:1?starttls=off", mail.WithTracerProvider(tp), mail.WithMeterProvider(mp))
 	_ = dead.Send(ctx10(t), testMsg(""))
 
@@ -95,8 +97,11 @@ func TestTelemetry(t *testing.T) {
 			}
 		}
 	}
-	if counts["mail.messages.sent"] != 2 || counts["mail.messages.failed"] != 1 {
-		t.Errorf("counters = %v, want 2 sent, 1 failed", counts)
+	if counts["mail.messages.sent"] != 2 || counts["mail.messages.failed"] != 1 || counts["mail.recipients.refused"] != 1 {
+		t.Errorf("counters = %v, want 2 sent (one of them partial), 1 failed, 1 recipient refused", counts)
+	}
+	if ended[1].Status().Code.String() == "Error" || len(ended[1].Events()) != 1 {
+		t.Errorf("partial delivery span: status %v, %d events; want not an error, with the refusal recorded", ended[1].Status(), len(ended[1].Events()))
 	}
 }
 

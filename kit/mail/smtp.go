@@ -98,8 +98,10 @@ type SMTPConfig struct {
 }
 
 // SMTP is the driver behind smtp:// and smtps://: a pool of connections, each health-checked
-// (RSET) before reuse and closed past its lifetime or idle time. A message goes to all its
-// recipients or none. When a connection breaks before the server could have accepted the
+// (RSET) before reuse and closed past its lifetime or idle time. Recipients the server refuses
+// for good (5xx) are left out and the others get the message, which Send reports with a
+// *RecipientsError; a recipient refused for now (4xx), or all of them refused, fails the whole
+// message and delivers nothing. When a connection breaks before the server could have accepted the
 // message, the send is retried once on a new connection; after the final "." was sent it is
 // not (the server may have taken it), and the error is temporary.
 type SMTP struct {
@@ -442,17 +444,33 @@ type result struct {
 	maybeAccepted bool
 }
 
-// transact runs MAIL, RCPT..., DATA for env. A refused recipient ends the transaction (RSET)
-// before DATA: the message goes to every recipient or none.
+// transact runs MAIL, RCPT..., DATA for env. A recipient refused for good (5xx) is left out
+// and the others get the message, with a *RecipientsError as the result. A recipient refused for
+// now (4xx), or every recipient refused, ends the transaction (RSET) before DATA: nothing is
+// delivered, so a retry of a temporary failure reaches everyone once.
 func (c *conn) transact(ctx context.Context, env *Envelope) result {
 	c.lastUsed = time.Now()
 	if err := c.do(ctx, "MAIL", "", func() error { return c.cl.Mail("<" + env.From + ">") }); err != nil {
 		return c.abandon(ctx, err)
 	}
+	var refused []*SMTPError
 	for _, to := range env.To {
-		if err := c.do(ctx, "RCPT", to, func() error { return c.cl.Rcpt("<" + to + ">") }); err != nil {
+		err := c.do(ctx, "RCPT", to, func() error { return c.cl.Rcpt("<" + to + ">") })
+		if err == nil {
+			continue
+		}
+		var se *SMTPError
+		if !errors.As(err, &se) || se.Temporary() {
+			// A broken connection, or a refusal for now: the whole message waits.
+			if se != nil {
+				err = refusedError(se, append(refused, se))
+			}
 			return c.abandon(ctx, err)
 		}
+		refused = append(refused, se)
+	}
+	if len(refused) == len(env.To) {
+		return c.abandon(ctx, refusedError(refused[0], refused))
 	}
 	var w interface {
 		Write([]byte) (int, error)
@@ -467,6 +485,10 @@ func (c *conn) transact(ctx context.Context, env *Envelope) result {
 	err := c.do(ctx, "DATA", "", w.Close)
 	if err != nil && c.broken {
 		return result{err: err, broken: true, maybeAccepted: !c.wire.writeFailed.Load()}
+	}
+	if err == nil && len(refused) > 0 {
+		// Delivered: never retried, even if the connection is unusable now.
+		return result{err: &RecipientsError{Refused: refused, Accepted: len(env.To) - len(refused)}, broken: c.broken, maybeAccepted: true}
 	}
 	return result{err: err, broken: c.broken}
 }

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -14,12 +15,14 @@ import (
 const scope = "github.com/stackkit/stackkit/kit/mail"
 
 // telemetry records a span per message sent (or enqueued), and counters of messages sent and
-// failed by backend, with a duration histogram.
+// failed by backend, with a duration histogram. A partial delivery (*RecipientsError) counts
+// as sent, and its refused recipients in mail.recipients.refused.
 type telemetry struct {
 	tracer    trace.Tracer
 	spanOpts  []trace.SpanStartOption
 	sent      metric.Int64Counter
 	failed    metric.Int64Counter
+	refused   metric.Int64Counter
 	duration  metric.Float64Histogram
 	okAttrs   metric.MeasurementOption
 	failAttrs [3]metric.MeasurementOption // by errorKind
@@ -66,6 +69,10 @@ func newTelemetry(cfg *config, backend string) *telemetry {
 		metric.WithDescription("Messages that failed to send, by backend and error.type (temporary, permanent, other).")); err != nil {
 		otel.Handle(err)
 	}
+	if t.refused, err = m.Int64Counter("mail.recipients.refused", metric.WithUnit("{recipient}"),
+		metric.WithDescription("Recipients a server refused for good while it took the message for the others (partial deliveries), by backend.")); err != nil {
+		otel.Handle(err)
+	}
 	if t.duration, err = m.Float64Histogram("mail.send.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of sending one message, by backend."),
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30)); err != nil {
@@ -90,6 +97,16 @@ func (t *telemetry) start(ctx context.Context, env *Envelope) (context.Context, 
 
 func (t *telemetry) end(ctx context.Context, op sendOp, err error) {
 	elapsed := time.Since(op.start).Seconds()
+	var re *RecipientsError
+	if errors.As(err, &re) {
+		// Sent, to fewer recipients: the span keeps an OK status and records the refusals.
+		if t.refused != nil {
+			t.refused.Add(ctx, int64(len(re.Refused)), t.okAttrs)
+		}
+		op.span.RecordError(err)
+		op.span.SetAttributes(attribute.Int("mail.recipients.refused", len(re.Refused)))
+		err = nil
+	}
 	if err == nil {
 		if t.sent != nil {
 			t.sent.Add(ctx, 1, t.okAttrs)

@@ -21,7 +21,9 @@ const DefaultConsumer = "mailer"
 //		Options: []queue.ConsumeOption{queue.Concurrency(8), queue.Backoff(time.Second, time.Minute)}}
 //	err := w.Run(ctx) // until ctx is done; in-flight sends finish first
 //
-// Outcomes: a sent message is acknowledged. A temporary failure (4xx reply, connection error)
+// Outcomes: a sent message is acknowledged, and so is a partial delivery ([*RecipientsError]:
+// some recipients refused for good), whose refused recipients are logged at warn level; they
+// are not retried, as a retry would duplicate the mail to the others. A temporary failure (4xx reply, connection error)
 // and any failure not known to be permanent is retried on the consumer's backoff, up to its
 // MaxDeliveries, then dead-lettered. A permanent failure (5xx reply, invalid message) is
 // dead-lettered at once with the error as the reason, which holds the server's reply.
@@ -43,7 +45,8 @@ type Worker struct {
 	// queue.AckWait, queue.Timeout, queue.DeadLetterSubject. The Worker adds queue.Ready
 	// itself: wait on [Worker.Ready].
 	Options []queue.ConsumeOption
-	// Logger receives a line per permanent failure and redelivery (default slog.Default()).
+	// Logger receives a line per permanent failure, partial delivery and redelivery (default
+	// slog.Default()).
 	Logger *slog.Logger
 
 	once      sync.Once
@@ -112,8 +115,15 @@ func (w *Worker) Handle(ctx context.Context, m *queue.Message) error {
 			slog.String("message_id", env.MessageID), slog.Int("delivery", m.Delivery))
 	}
 	err = w.Mailer.send(ctx, env)
+	var re *RecipientsError
 	switch {
 	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		// Delivered to the accepted recipients: a redelivery would send it to them again.
+		w.logger().LogAttrs(ctx, slog.LevelWarn, "mail: sent, but the server refused some recipients for good; not retrying them",
+			slog.String("message_id", env.MessageID), slog.Int("accepted", re.Accepted),
+			slog.Any("refused", re.Recipients()), slog.Any("error", err))
 		return nil
 	case IsPermanent(err):
 		w.logger().LogAttrs(ctx, slog.LevelWarn, "mail: permanent failure; dead-lettering",

@@ -183,8 +183,9 @@ func TestWorkerKilledMidSend(t *testing.T) {
 	}
 }
 
-// A 5xx reply dead-letters the message on NATS with the server's reply, and QueuedEnvelope
-// reads the dead letter back as mail.
+// 5xx replies to every recipient dead-letter the message on NATS with the server's replies, and
+// QueuedEnvelope reads the dead letter back as mail. (With one recipient accepted it would be a
+// partial delivery, acknowledged.)
 func TestDeadLetterOnNATS(t *testing.T) {
 	natsURL := testenv.Get(t, "KIT_TEST_NATS_URL")
 	space := randomSpace()
@@ -205,7 +206,7 @@ func TestDeadLetterOnNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := mail.StableMessageID("dead/"+space, "example.com")
-	if err := queued.Send(ctx, &mail.Message{From: "app@example.com", To: []string{"nobody@example.com"}, Bcc: []string{"audit@example.com"}, Subject: "s", Text: "t", MessageID: id}); err != nil {
+	if err := queued.Send(ctx, &mail.Message{From: "app@example.com", To: []string{"nobody@example.com"}, Bcc: []string{"gone@example.com"}, Subject: "s", Text: "t", MessageID: id}); err != nil {
 		t.Fatal(err)
 	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return rejectSession{}, nil }))
@@ -235,7 +236,7 @@ func TestDeadLetterOnNATS(t *testing.T) {
 			found = dl
 		}
 		if found != nil {
-			if !strings.Contains(found.Reason, "550 5.1.1 No such user") || found.Deliveries != 1 {
+			if !strings.Contains(found.Reason, "550 5.1.1 No such user") || !strings.Contains(found.Reason, "gone@example.com") || found.Deliveries != 1 {
 				t.Errorf("dead letter reason %q after %d deliveries", found.Reason, found.Deliveries)
 			}
 			env, err := mail.QueuedEnvelope(found.Message)
@@ -256,7 +257,7 @@ type rejectSession struct{}
 
 func (rejectSession) Mail(string, *smtp.MailOptions) error { return nil }
 func (rejectSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if strings.HasPrefix(to, "nobody@") {
+	if strings.HasPrefix(to, "nobody@") || strings.HasPrefix(to, "gone@") {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
 	}
 	return nil
