@@ -1,11 +1,8 @@
 package i18nsync
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,8 +11,8 @@ import (
 	"github.com/stackkit/stackkit/kit/i18n/transifex/txsync"
 	"github.com/stackkit/stackkit/kit/queue"
 	natsq "github.com/stackkit/stackkit/kit/queue/nats"
-	"github.com/stackkit/stackkit/kit/registry"
 	"github.com/stackkit/stackkit/kit/storage"
+	"github.com/stackkit/stackkit/services/internal/servicekit"
 )
 
 // Defaults of Config; see the README's environment table.
@@ -74,148 +71,66 @@ var known = []string{
 }
 
 // ErrConfig is wrapped by every configuration error: the process exits with ExitConfig.
-var ErrConfig = errors.New("configuration error")
+var ErrConfig = servicekit.ErrConfig
 
 // ConfigFromEnv reads the configuration from environ ("NAME=value" pairs, as os.Environ returns).
 // Every bad value is reported, each naming its variable; values that may hold secrets (URLs, the
 // webhook secret) are never quoted. The Transifex token is read later, by
 // transifex.ResolveCredentials (KIT_TRANSIFEX_TOKEN, TX_TOKEN, ~/.transifexrc).
 func ConfigFromEnv(environ []string) (Config, error) {
-	env := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	r := envReader{env: env}
+	r := servicekit.ParseEnv(environ)
 	c := Config{
-		QueueURL:      r.str("KIT_QUEUE_URL", DefaultQueueURL),
-		StorageURL:    r.str("KIT_STORAGE_URL", DefaultStorageURL),
-		HTTPAddr:      r.str("KIT_HTTP_ADDR", DefaultHTTPAddr),
-		TxConfig:      r.str("KIT_TX_CONFIG", ""),
-		RestHostname:  r.str("KIT_TX_REST_HOSTNAME", ""),
-		WebhookSecret: r.str("KIT_TX_WEBHOOK_SECRET", ""),
-		WebhookURL:    r.str("KIT_TX_WEBHOOK_URL", ""),
-		WebhookPath:   r.str("KIT_TX_WEBHOOK_PATH", DefaultWebhookPath),
-		WebhookWindow: r.duration("KIT_TX_WEBHOOK_WINDOW", txsync.DefaultWebhookWindow, time.Second),
-		WebhookMaxAge: r.duration("KIT_TX_WEBHOOK_MAX_AGE", txsync.DefaultWebhookMaxAge, time.Second),
-		Prefix:        r.str("KIT_I18N_PREFIX", txsync.DefaultPrefix),
-		Subject:       r.str("KIT_I18N_SUBJECT", txsync.DefaultRequestSubject),
-		EventSubject:  r.str("KIT_I18N_EVENT_SUBJECT", txsync.DefaultEventSubject),
-		Consumer:      r.str("KIT_I18N_CONSUMER", txsync.DefaultConsumer),
-		Mode:          r.str("KIT_I18N_MODE", "default"),
-		Keep:          r.int("KIT_I18N_KEEP", txsync.DefaultKeep, 1, 1000),
-		Interval:      r.duration("KIT_I18N_INTERVAL", 0, 0),
-		MaxDeliveries: r.int("KIT_I18N_MAX_DELIVERIES", DefaultMaxDeliveries, 1, 1000),
-		Backoff:       r.durations("KIT_I18N_BACKOFF", DefaultBackoff),
-		SyncTimeout:   r.duration("KIT_I18N_SYNC_TIMEOUT", txsync.DefaultTimeout, time.Second),
-		DrainTimeout:  r.duration("KIT_I18N_DRAIN_TIMEOUT", DefaultDrainTimeout, 0),
-		CheckTimeout:  r.duration("KIT_I18N_CHECK_TIMEOUT", DefaultCheckTimeout, 10*time.Millisecond),
+		QueueURL:      r.String("KIT_QUEUE_URL", DefaultQueueURL),
+		StorageURL:    r.String("KIT_STORAGE_URL", DefaultStorageURL),
+		HTTPAddr:      r.String("KIT_HTTP_ADDR", DefaultHTTPAddr),
+		TxConfig:      r.String("KIT_TX_CONFIG", ""),
+		RestHostname:  r.String("KIT_TX_REST_HOSTNAME", ""),
+		WebhookSecret: r.String("KIT_TX_WEBHOOK_SECRET", ""),
+		WebhookURL:    r.String("KIT_TX_WEBHOOK_URL", ""),
+		WebhookPath:   r.String("KIT_TX_WEBHOOK_PATH", DefaultWebhookPath),
+		WebhookWindow: r.Duration("KIT_TX_WEBHOOK_WINDOW", txsync.DefaultWebhookWindow, time.Second),
+		WebhookMaxAge: r.Duration("KIT_TX_WEBHOOK_MAX_AGE", txsync.DefaultWebhookMaxAge, time.Second),
+		Prefix:        r.String("KIT_I18N_PREFIX", txsync.DefaultPrefix),
+		Subject:       r.String("KIT_I18N_SUBJECT", txsync.DefaultRequestSubject),
+		EventSubject:  r.String("KIT_I18N_EVENT_SUBJECT", txsync.DefaultEventSubject),
+		Consumer:      r.String("KIT_I18N_CONSUMER", txsync.DefaultConsumer),
+		Mode:          r.String("KIT_I18N_MODE", "default"),
+		Keep:          r.Int("KIT_I18N_KEEP", txsync.DefaultKeep, 1, 1000),
+		Interval:      r.Duration("KIT_I18N_INTERVAL", 0, 0),
+		MaxDeliveries: r.Int("KIT_I18N_MAX_DELIVERIES", DefaultMaxDeliveries, 1, 1000),
+		Backoff:       r.Durations("KIT_I18N_BACKOFF", DefaultBackoff),
+		SyncTimeout:   r.Duration("KIT_I18N_SYNC_TIMEOUT", txsync.DefaultTimeout, time.Second),
+		DrainTimeout:  r.Duration("KIT_I18N_DRAIN_TIMEOUT", DefaultDrainTimeout, 0),
+		CheckTimeout:  r.Duration("KIT_I18N_CHECK_TIMEOUT", DefaultCheckTimeout, 10*time.Millisecond),
 	}
-	c.EventsURL = r.str("KIT_I18N_EVENTS_URL", c.QueueURL)
-	if v := r.str("KIT_LOG_LEVEL", "info"); v != "" {
-		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			r.fail("KIT_LOG_LEVEL", fmt.Sprintf("%q: want debug, info, warn or error", v))
-		}
-	}
+	c.EventsURL = r.String("KIT_I18N_EVENTS_URL", c.QueueURL)
+	c.LogLevel = r.Level("KIT_LOG_LEVEL", "info")
 	if !transifex.ValidMode(c.Mode) {
-		r.fail("KIT_I18N_MODE", fmt.Sprintf("%q: want one of %s", c.Mode, strings.Join(transifex.Modes, ", ")))
+		r.Fail("KIT_I18N_MODE", fmt.Sprintf("%q: want one of %s", c.Mode, strings.Join(transifex.Modes, ", ")))
 	}
 	for name, s := range map[string]string{"KIT_I18N_SUBJECT": c.Subject, "KIT_I18N_EVENT_SUBJECT": c.EventSubject} {
 		if err := queue.ValidateSubject(s, false); err != nil {
-			r.fail(name, err.Error())
+			r.Fail(name, err.Error())
 		}
 	}
 	if c.Subject == c.EventSubject {
-		r.fail("KIT_I18N_EVENT_SUBJECT", "is KIT_I18N_SUBJECT: requests and announcements need subjects of their own")
+		r.Fail("KIT_I18N_EVENT_SUBJECT", "is KIT_I18N_SUBJECT: requests and announcements need subjects of their own")
 	}
 	if err := queue.ValidateName(c.Consumer); err != nil {
-		r.fail("KIT_I18N_CONSUMER", err.Error())
+		r.Fail("KIT_I18N_CONSUMER", err.Error())
 	}
 	if !strings.HasPrefix(c.WebhookPath, "/") || strings.ContainsAny(c.WebhookPath, " {}") {
-		r.fail("KIT_TX_WEBHOOK_PATH", fmt.Sprintf("%q: want an absolute path such as %s", c.WebhookPath, DefaultWebhookPath))
+		r.Fail("KIT_TX_WEBHOOK_PATH", fmt.Sprintf("%q: want an absolute path such as %s", c.WebhookPath, DefaultWebhookPath))
 	}
-	if c.WebhookSecret == "" && (env["KIT_TX_WEBHOOK_URL"] != "") {
-		r.fail("KIT_TX_WEBHOOK_URL", "is set without KIT_TX_WEBHOOK_SECRET: the webhook endpoint needs the secret")
+	if c.WebhookSecret == "" && (r.Get("KIT_TX_WEBHOOK_URL") != "") {
+		r.Fail("KIT_TX_WEBHOOK_URL", "is set without KIT_TX_WEBHOOK_SECRET: the webhook endpoint needs the secret")
 	}
 	if c.WebhookSecret != "" && len(c.WebhookSecret) < 16 {
-		r.fail("KIT_TX_WEBHOOK_SECRET", "is shorter than 16 characters")
+		r.Fail("KIT_TX_WEBHOOK_SECRET", "is shorter than 16 characters")
 	}
 	if c.Interval > 0 && c.Interval < time.Minute {
-		r.fail("KIT_I18N_INTERVAL", fmt.Sprintf("%s: want 0 (off) or at least 1m", c.Interval))
+		r.Fail("KIT_I18N_INTERVAL", fmt.Sprintf("%s: want 0 (off) or at least 1m", c.Interval))
 	}
-	for k := range env {
-		if (strings.HasPrefix(k, "KIT_I18N_") || strings.HasPrefix(k, "KIT_TX_")) && !slices.Contains(known, k) {
-			r.fail(k, "unknown variable (known: "+strings.Join(known, ", ")+")")
-		}
-	}
-	if len(r.errs) > 0 {
-		slices.SortFunc(r.errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-		return c, fmt.Errorf("%w: %w", ErrConfig, errors.Join(r.errs...))
-	}
-	return c, nil
-}
-
-// envReader reads variables, collecting every bad value.
-type envReader struct {
-	env  map[string]string
-	errs []error
-}
-
-func (r *envReader) fail(name, reason string) {
-	r.errs = append(r.errs, fmt.Errorf("%s: %s", name, reason))
-}
-
-func (r *envReader) str(name, def string) string {
-	if v := strings.TrimSpace(r.env[name]); v != "" {
-		return v
-	}
-	return def
-}
-
-func (r *envReader) int(name string, def, lo, hi int) int {
-	v := strings.TrimSpace(r.env[name])
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		r.fail(name, fmt.Sprintf("%q: want a whole number from %d to %d", v, lo, hi))
-		return def
-	}
-	return n
-}
-
-func (r *envReader) duration(name string, def, lo time.Duration) time.Duration {
-	v := strings.TrimSpace(r.env[name])
-	if v == "" {
-		return def
-	}
-	d, err := registry.ParseDuration(v)
-	if err != nil {
-		r.fail(name, fmt.Sprintf("%q: %v", v, err))
-		return def
-	}
-	if d < lo {
-		r.fail(name, fmt.Sprintf("%q: must be at least %s", v, lo))
-		return def
-	}
-	return d
-}
-
-func (r *envReader) durations(name string, def []time.Duration) []time.Duration {
-	v := strings.TrimSpace(r.env[name])
-	if v == "" {
-		return slices.Clone(def)
-	}
-	var out []time.Duration
-	for part := range strings.SplitSeq(v, ",") {
-		d, err := registry.ParseDuration(strings.TrimSpace(part))
-		if err != nil {
-			r.fail(name, fmt.Sprintf("%q: %q: %v (want a comma-separated list such as 30s,2m,5m)", v, strings.TrimSpace(part), err))
-			return slices.Clone(def)
-		}
-		out = append(out, d)
-	}
-	return out
+	r.RejectUnknown(known, "KIT_I18N_", "KIT_TX_")
+	return c, r.Err()
 }

@@ -19,10 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +29,8 @@ import (
 	"github.com/stackkit/stackkit/kit/i18n/transifex"
 	"github.com/stackkit/stackkit/kit/i18n/transifex/txsync"
 	"github.com/stackkit/stackkit/kit/queue"
-	"github.com/stackkit/stackkit/kit/registry"
 	"github.com/stackkit/stackkit/kit/storage"
+	"github.com/stackkit/stackkit/services/internal/servicekit"
 
 	// The backends: nats:// and nats+embedded:// for the queue (memory:// is built in), s3:// for
 	// storage (file:// and mem:// are built in).
@@ -43,9 +40,9 @@ import (
 
 // Exit codes of Main.
 const (
-	ExitOK      = 0
-	ExitFailure = 1 // a runtime failure: a server unreachable at start, a drain that timed out
-	ExitConfig  = 2 // a configuration error: a bad variable, URL, .tx/config or missing token
+	ExitOK      = servicekit.ExitOK
+	ExitFailure = servicekit.ExitFailure // a runtime failure: a server unreachable at start, a drain that timed out
+	ExitConfig  = servicekit.ExitConfig  // a configuration error: a bad variable, URL, .tx/config or missing token
 )
 
 const (
@@ -57,44 +54,16 @@ const (
 // SIGINT, and returns the exit code.
 func Main() int {
 	cfg, err := ConfigFromEnv(os.Environ())
-	logger := NewLogger(os.Stderr, cfg.LogLevel)
-	if err != nil {
-		logger.Error("i18nsync: cannot start", "error", err.Error())
-		return ExitConfig
-	}
-	slog.SetDefault(logger)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	// A second signal ends the process at once, without waiting for the drain.
-	go func() { <-ctx.Done(); stop() }()
-	if err := Run(ctx, cfg, logger, os.Getenv); err != nil {
-		code := ExitCode(err)
-		msg := "i18nsync: failed"
-		if code == ExitConfig {
-			msg = "i18nsync: cannot start"
-		}
-		logger.Error(msg, "error", err.Error())
-		return code
-	}
-	return ExitOK
+	return servicekit.Main("i18nsync", cfg.LogLevel, err, func(ctx context.Context, logger *slog.Logger) error {
+		return Run(ctx, cfg, logger, os.Getenv)
+	}, ExitCode)
 }
 
 // ExitCode maps an error of Run to Main's exit code.
-func ExitCode(err error) int {
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.Is(err, ErrConfig), errors.Is(err, transifex.ErrConfig), errors.Is(err, registry.ErrInvalidOption),
-		errors.Is(err, registry.ErrUnknownScheme), errors.Is(err, registry.ErrInvalidURL):
-		return ExitConfig
-	}
-	return ExitFailure
-}
+func ExitCode(err error) int { return servicekit.ExitCode(err, transifex.ErrConfig) }
 
 // NewLogger returns the service's logger: JSON lines on w at level.
-func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
-}
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger { return servicekit.NewLogger(w, level) }
 
 // Run opens everything (Open), serves and works until ctx is done, then drains (Service.Run).
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(string) string, opts ...Option) error {
@@ -129,7 +98,7 @@ type Service struct {
 
 	logger  *slog.Logger
 	health  *health.Health
-	tel     *telemetry
+	tel     *servicekit.Telemetry
 	ready   chan struct{}
 	closers []func() error
 }
@@ -166,14 +135,14 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(stri
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 
-	s.tel, err = setupTelemetry(ctx, getenv)
+	s.tel, err = servicekit.SetupTelemetry(ctx, "i18nsync", getenv)
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, func() error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 		defer cancel()
-		return s.tel.shutdown(sctx)
+		return s.tel.Shutdown(sctx)
 	})
 	if s.Queue, err = queue.Open(ctx, cfg.QueueURL, queue.WithLogger(logger)); err != nil {
 		return nil, fmt.Errorf("KIT_QUEUE_URL: %w", err)
@@ -224,11 +193,11 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(stri
 			return errors.New("not consuming yet")
 		}
 	})
-	registerWorkerMetrics(s.tel.registry, s.Worker)
+	registerWorkerMetrics(s.tel.Registry, s.Worker)
 
 	mux := http.NewServeMux()
 	s.health.Register(mux)
-	mux.Handle("GET /metrics", s.tel.metrics)
+	mux.Handle("GET /metrics", s.tel.Metrics)
 	if cfg.WebhookSecret != "" {
 		hook, err := txsync.NewWebhook(txsync.WebhookOptions{
 			Secret: cfg.WebhookSecret, URL: cfg.WebhookURL, MaxAge: cfg.WebhookMaxAge, Window: cfg.WebhookWindow,
@@ -260,74 +229,29 @@ func (s *Service) Close() {
 // cfg.DrainTimeout (its requests are then delivered again after the queue's ack wait).
 func (s *Service) Run(ctx context.Context) error {
 	cfg, logger := s.Config, s.logger
-	logger.Info("i18nsync: starting", "queue", redact(cfg.QueueURL), "events", redact(cfg.EventsURL),
-		"storage", redact(cfg.StorageURL), "resources", len(s.TxConfig.Resources), "subject", cfg.Subject,
+	logger.Info("i18nsync: starting", "queue", servicekit.Redact(cfg.QueueURL), "events", servicekit.Redact(cfg.EventsURL),
+		"storage", servicekit.Redact(cfg.StorageURL), "resources", len(s.TxConfig.Resources), "subject", cfg.Subject,
 		"event_subject", cfg.EventSubject, "prefix", cfg.Prefix, "webhook", cfg.WebhookSecret != "",
 		"interval", cfg.Interval.String(), "drain_timeout", cfg.DrainTimeout.String())
 
-	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWorker()
-	workerDone := make(chan struct{})
-	runDone := make(chan struct{})
-	defer close(runDone)
-	var drainErr error
-	var srv *kithttp.Server
-	srv = kithttp.NewServer(s.Handler, kithttp.WithAddr(cfg.HTTPAddr), kithttp.WithHealth(s.health),
-		kithttp.WithLogger(logger), kithttp.WithSignals(false), kithttp.WithDrainDelay(0),
-		kithttp.WithShutdownTimeout(httpShutdownTimeout),
-		kithttp.WithWorker("i18nsync", func(sctx context.Context) error {
-			defer close(workerDone)
-			defer srv.Shutdown()
-			defer context.AfterFunc(sctx, stopWorker)()
-			go func() {
-				select {
-				case <-s.ready:
-					logger.Info("i18nsync: consuming", "subject", cfg.Subject, "consumer", cfg.Consumer)
-				case <-workerCtx.Done():
-				}
-			}()
+	return servicekit.Server{
+		Name: "i18nsync", Addr: cfg.HTTPAddr, Handler: s.Handler, Health: s.health, Logger: logger,
+		ShutdownTimeout: httpShutdownTimeout,
+		WorkerName:      "i18nsync", Ready: s.ready,
+		ReadyAttrs: []any{"subject", cfg.Subject, "consumer", cfg.Consumer},
+		Work: func(ctx context.Context) error {
 			if cfg.Interval > 0 {
-				go s.tick(workerCtx)
+				go s.tick(ctx)
 			}
-			return s.Worker.Run(workerCtx)
-		}))
-
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		select {
-		case <-ctx.Done():
-		case <-workerDone:
-			return
-		case <-runDone:
-			return
-		}
-		logger.Info("i18nsync: draining: taking no more requests, finishing the sync in progress",
-			"timeout", cfg.DrainTimeout.String(), "busy", s.Worker.Stats().Busy)
-		s.health.Drain()
-		stopWorker()
-		t := time.NewTimer(cfg.DrainTimeout)
-		defer t.Stop()
-		select {
-		case <-workerDone:
-			logger.Info("i18nsync: drained")
-		case <-runDone:
-		case <-t.C:
-			drainErr = fmt.Errorf("i18nsync: a sync still ran after KIT_I18N_DRAIN_TIMEOUT (%s); its requests come again after the ack wait", cfg.DrainTimeout)
-			srv.Shutdown()
-		}
-	}()
-
-	err := srv.Run(context.WithoutCancel(ctx))
-	<-drained // bounded: the worker has returned, or the drain timer fires
-	if err == nil {
-		err = drainErr
-	}
-	if err != nil {
-		return err
-	}
-	logger.Info("i18nsync: stopped")
-	return nil
+			return s.Worker.Run(ctx)
+		},
+		DrainTimeout: cfg.DrainTimeout,
+		DrainMessage: "i18nsync: draining: taking no more requests, finishing the sync in progress",
+		DrainAttrs:   func() []any { return []any{"busy", s.Worker.Stats().Busy} },
+		DrainTimedOut: func() error {
+			return fmt.Errorf("i18nsync: a sync still ran after KIT_I18N_DRAIN_TIMEOUT (%s); its requests come again after the ack wait", cfg.DrainTimeout)
+		},
+	}.Run(ctx)
 }
 
 // tick publishes a sync request at every multiple of the interval (on the wall clock, so every
@@ -385,36 +309,5 @@ func registerWorkerMetrics(reg *prometheus.Registry, w *txsync.Worker) {
 
 // closeWithin closes, giving up (with a warning) after closeTimeout: the process is exiting.
 func closeWithin(logger *slog.Logger, closeFn func() error) {
-	done := make(chan error, 1)
-	go func() { done <- closeFn() }()
-	t := time.NewTimer(closeTimeout)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			logger.Warn("i18nsync: closing", "error", err.Error())
-		}
-	case <-t.C:
-		logger.Warn("i18nsync: closing timed out", "timeout", closeTimeout.String())
-	}
-}
-
-// redact hides a URL's secrets for logs, a lone user name (a NATS token) included.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return registry.Redact(raw)
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); !ok && u.User.Username() != "" {
-			u.User = url.User("xxxxx")
-		}
-		return registry.RedactURL(u)
-	}
-	for k := range u.Query() {
-		if registry.IsSecretParam(k) {
-			return registry.RedactURL(u)
-		}
-	}
-	return raw
+	servicekit.CloseWithin(logger, "i18nsync: closing", closeTimeout, closeFn)
 }

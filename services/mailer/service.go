@@ -20,18 +20,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	kithttp "github.com/stackkit/stackkit/kit/http"
 	"github.com/stackkit/stackkit/kit/http/health"
 	"github.com/stackkit/stackkit/kit/http/middleware"
 	"github.com/stackkit/stackkit/kit/mail"
 	"github.com/stackkit/stackkit/kit/queue"
-	"github.com/stackkit/stackkit/kit/registry"
+	"github.com/stackkit/stackkit/services/internal/servicekit"
 
 	// The queue backends: nats:// and nats+embedded:// (memory:// is built in).
 	_ "github.com/stackkit/stackkit/kit/queue/nats"
@@ -39,9 +35,9 @@ import (
 
 // Exit codes of Main.
 const (
-	ExitOK      = 0
-	ExitFailure = 1 // a runtime failure: a server unreachable at start, a drain that timed out
-	ExitConfig  = 2 // a configuration error: a bad variable, URL or URL option
+	ExitOK      = servicekit.ExitOK
+	ExitFailure = servicekit.ExitFailure // a runtime failure: a server unreachable at start, a drain that timed out
+	ExitConfig  = servicekit.ExitConfig  // a configuration error: a bad variable, URL or URL option
 )
 
 // httpShutdownTimeout bounds closing the HTTP server once the worker has drained: it serves only
@@ -55,45 +51,16 @@ const closeTimeout = 5 * time.Second
 // SIGINT, and returns the exit code.
 func Main() int {
 	cfg, err := ConfigFromEnv(os.Environ())
-	logger := NewLogger(os.Stderr, cfg.LogLevel)
-	if err != nil {
-		logger.Error("mailer: cannot start", "error", err.Error())
-		return ExitConfig
-	}
-	slog.SetDefault(logger) // the embedded NATS server and libraries without a logger option log here
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	// After the first signal the default behaviour returns: a second SIGINT or SIGTERM ends the
-	// process at once, without waiting for the drain.
-	go func() { <-ctx.Done(); stop() }()
-	if err := Run(ctx, cfg, logger, os.Getenv); err != nil {
-		code := ExitCode(err)
-		msg := "mailer: failed"
-		if code == ExitConfig {
-			msg = "mailer: cannot start"
-		}
-		logger.Error(msg, "error", err.Error())
-		return code
-	}
-	return ExitOK
+	return servicekit.Main("mailer", cfg.LogLevel, err, func(ctx context.Context, logger *slog.Logger) error {
+		return Run(ctx, cfg, logger, os.Getenv)
+	}, ExitCode)
 }
 
 // ExitCode maps an error of Run to Main's exit code.
-func ExitCode(err error) int {
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.Is(err, ErrConfig), errors.Is(err, registry.ErrInvalidOption),
-		errors.Is(err, registry.ErrUnknownScheme), errors.Is(err, registry.ErrInvalidURL):
-		return ExitConfig
-	}
-	return ExitFailure
-}
+func ExitCode(err error) int { return servicekit.ExitCode(err) }
 
 // NewLogger returns the service's logger: JSON lines on w at level.
-func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
-}
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger { return servicekit.NewLogger(w, level) }
 
 // Run opens the queue and the mailer, serves /healthz, /readyz and /metrics on cfg.HTTPAddr and
 // runs the mail worker until ctx is done. Then it drains: /readyz turns 503, the worker stops
@@ -101,14 +68,14 @@ func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 // returns nil — or an error if they are still running after cfg.DrainTimeout. getenv reads the
 // OTEL_* variables.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(string) string) error {
-	tel, err := setupTelemetry(ctx, getenv)
+	tel, err := servicekit.SetupTelemetry(ctx, "mailer", getenv)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 		defer cancel()
-		if terr := tel.shutdown(sctx); terr != nil {
+		if terr := tel.Shutdown(sctx); terr != nil {
 			logger.Warn("mailer: flushing telemetry", "error", terr.Error())
 		}
 	}()
@@ -144,105 +111,30 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 	})
 	mux := http.NewServeMux()
 	h.Register(mux)
-	mux.Handle("GET /metrics", tel.metrics)
+	mux.Handle("GET /metrics", tel.Metrics)
 	handler := middleware.Recover(logger)(mux)
 
-	logger.Info("mailer: starting", "queue", redact(cfg.QueueURL), "mail", redact(cfg.MailURL),
+	logger.Info("mailer: starting", "queue", servicekit.Redact(cfg.QueueURL), "mail", servicekit.Redact(cfg.MailURL),
 		"subject", cfg.Subject, "consumer", cfg.Consumer, "concurrency", cfg.Concurrency,
 		"max_deliveries", cfg.MaxDeliveries, "ack_wait", cfg.AckWait.String(),
 		"send_timeout", cfg.SendTimeout.String(), "drain_timeout", cfg.DrainTimeout.String())
 
-	// The worker's context is its own: SIGTERM stops it first, while the HTTP server keeps
-	// serving probes and metrics; the server stops once the worker has drained.
-	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWorker()
-	workerDone := make(chan struct{})
-	runDone := make(chan struct{})
-	defer close(runDone)
-	var srv *kithttp.Server
-	srv = kithttp.NewServer(handler, kithttp.WithAddr(cfg.HTTPAddr), kithttp.WithHealth(h),
-		kithttp.WithLogger(logger), kithttp.WithSignals(false), kithttp.WithDrainDelay(0),
-		kithttp.WithShutdownTimeout(httpShutdownTimeout),
-		kithttp.WithWorker("mail", func(sctx context.Context) error {
-			defer close(workerDone)
-			defer srv.Shutdown()
-			// The server shutting down for its own reasons (it could not serve) stops the worker.
-			defer context.AfterFunc(sctx, stopWorker)()
-			go func() {
-				select {
-				case <-w.Ready():
-					logger.Info("mailer: consuming", "subject", cfg.Subject, "consumer", cfg.Consumer)
-				case <-workerCtx.Done():
-				}
-			}()
-			return w.Run(workerCtx)
-		}))
-
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-workerDone:
-			return
-		case <-runDone:
-			return
-		}
-		logger.Info("mailer: draining: fetching no more messages, finishing the sends in flight",
-			"timeout", cfg.DrainTimeout.String())
-		h.Drain()
-		stopWorker()
-		t := time.NewTimer(cfg.DrainTimeout)
-		defer t.Stop()
-		select {
-		case <-workerDone:
-			logger.Info("mailer: drained")
-		case <-runDone:
-		case <-t.C:
+	return servicekit.Server{
+		Name: "mailer", Addr: cfg.HTTPAddr, Handler: handler, Health: h, Logger: logger,
+		ShutdownTimeout: httpShutdownTimeout,
+		WorkerName:      "mail", Work: w.Run, Ready: w.Ready(),
+		ReadyAttrs:   []any{"subject", cfg.Subject, "consumer", cfg.Consumer},
+		DrainTimeout: cfg.DrainTimeout,
+		DrainMessage: "mailer: draining: fetching no more messages, finishing the sends in flight",
+		DrainTimedOut: func() error {
 			logger.Error("mailer: sends still in flight after KIT_MAIL_DRAIN_TIMEOUT; exiting without them (they are delivered again after KIT_MAIL_ACK_WAIT)",
 				"timeout", cfg.DrainTimeout.String())
-			srv.Shutdown()
-		}
-	}()
-
-	if err := srv.Run(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
-	logger.Info("mailer: stopped")
-	return nil
+			return nil
+		},
+	}.Run(ctx)
 }
 
 // closeWithin closes what, giving up (with a warning) after closeTimeout: the process is exiting.
 func closeWithin(logger *slog.Logger, what string, closeFn func() error) {
-	done := make(chan error, 1)
-	go func() { done <- closeFn() }()
-	t := time.NewTimer(closeTimeout)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			logger.Warn("mailer: closing "+what, "error", err.Error())
-		}
-	case <-t.C:
-		logger.Warn("mailer: closing "+what+" timed out", "timeout", closeTimeout.String())
-	}
-}
-
-// redact hides a URL's secrets for logs: registry.Redact's password and secret options, and a
-// lone user name, which NATS reads as a token.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return registry.Redact(raw)
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); !ok && u.User.Username() != "" {
-			u.User = url.User("xxxxx")
-		}
-		return registry.RedactURL(u)
-	}
-	for k := range u.Query() {
-		if registry.IsSecretParam(k) {
-			return registry.RedactURL(u)
-		}
-	}
-	return raw // nothing to hide: as written (console:// stays console://)
+	servicekit.CloseWithin(logger, "mailer: closing "+what, closeTimeout, closeFn)
 }
