@@ -85,8 +85,8 @@ func TestFileURL(t *testing.T) {
 		{"UnknownOption", fileURL(t.TempDir(), "max_entry=5"), `"max_entry": unknown option`},
 		{"BadMode", fileURL(t.TempDir(), "dir_mode=rwx"), `"dir_mode"="rwx": not an octal permission`},
 		{"ModeTooWide", fileURL(t.TempDir(), "file_mode=01777"), `"file_mode"="01777": not an octal permission`},
-		{"OwnerCannotSearch", fileURL(t.TempDir(), "dir_mode=0600"), "must give the owner read, write and search"},
-		{"OwnerCannotWrite", fileURL(t.TempDir(), "file_mode=0400"), "must give the owner read and write"},
+		{"OwnerCannotSearch", fileURL(t.TempDir(), "dir_mode=0600"), "must give the owner at least rwx (0700)"},
+		{"OwnerCannotWrite", fileURL(t.TempDir(), "file_mode=0400"), "must give the owner at least rw- (0600)"},
 		{"NegativeMaxEntries", fileURL(t.TempDir(), "max_entries=-1"), `"max_entries"="-1": out of range`},
 		{"BadSync", fileURL(t.TempDir(), "sync=maybe"), `"sync"="maybe": not a boolean`},
 	} {

@@ -14,10 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"path/filepath"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -41,12 +38,12 @@ const maxAttrsLen = 2048
 // each file and its directory on commit.
 func openFile(ctx context.Context, u *url.URL, opts *registry.Options) (Driver, error) {
 	syncWrites := opts.Bool("sync", false)
-	dirMode, dirModeErr := fileModeOption(opts, "dir_mode", 0o755, 0o700, "read, write and search")
-	fileMode, fileModeErr := fileModeOption(opts, "file_mode", 0o644, 0o600, "read and write")
-	if err := errors.Join(opts.Err(), dirModeErr, fileModeErr); err != nil {
+	dirMode := opts.FileMode("dir_mode", 0o755, 0o700)
+	fileMode := opts.FileMode("file_mode", 0o644, 0o600)
+	if err := opts.Err(); err != nil {
 		return nil, err
 	}
-	dir, err := fileDir(u)
+	dir, err := registry.LocalDir(u, "storage directory")
 	if err != nil {
 		return nil, err
 	}
@@ -102,42 +99,6 @@ func NewFileDriver(dir string, opts FileOptions) (Driver, error) {
 	_ = probe.Close()
 	_ = root.Remove(tmp)
 	return d, nil
-}
-
-// fileDir returns the directory of file:///abs/dir or file://rel/dir (host and path joined, as
-// kit/db/sqlite and kit/cache do), with file:///C:/dir meaning C:\dir on Windows.
-func fileDir(u *url.URL) (string, error) {
-	const want = "want file:///absolute/dir or file://relative/dir"
-	if u.Opaque != "" {
-		return "", fmt.Errorf("storage directory %q is not after file:// (%s)", u.Opaque, want)
-	}
-	dir := u.Host + u.Path
-	if dir == "" {
-		return "", fmt.Errorf("no storage directory in URL (%s)", want)
-	}
-	if strings.ContainsRune(dir, 0) {
-		return "", errors.New("storage directory name contains NUL")
-	}
-	if runtime.GOOS == "windows" && len(dir) >= 3 && dir[0] == '/' && dir[2] == ':' {
-		dir = dir[1:]
-	}
-	return filepath.Clean(filepath.FromSlash(dir)), nil
-}
-
-// fileModeOption reads an octal permission option, which must grant the owner at least need.
-func fileModeOption(opts *registry.Options, name string, def, need fs.FileMode, needWords string) (fs.FileMode, error) {
-	if !opts.Has(name) {
-		return def, nil
-	}
-	s := opts.String(name, "")
-	m, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || m > 0o777 {
-		return def, &registry.OptionError{Option: name, Value: s, Reason: "not an octal permission (want e.g. 0644 or 0755)"}
-	}
-	if fs.FileMode(m)&need != need {
-		return def, &registry.OptionError{Option: name, Value: s, Reason: "must give the owner " + needWords + " permission"}
-	}
-	return fs.FileMode(m), nil
 }
 
 type fileDriver struct {

@@ -321,8 +321,8 @@ func TestFileOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
 		"file://" + dir + "?file_mode=999":        `option "file_mode"="999": not an octal permission`,
-		"file://" + dir + "?file_mode=0444":       "must give the owner read and write permission",
-		"file://" + dir + "?dir_mode=0600":        "must give the owner read, write and search permission",
+		"file://" + dir + "?file_mode=0444":       "must give the owner at least rw- (0600)",
+		"file://" + dir + "?dir_mode=0600":        "must give the owner at least rwx (0700)",
 		"file://" + dir + "?fiel_mode=0644":       `option "fiel_mode": unknown option (valid options: base_url, dir_mode, file_mode, secret, sync)`,
 		"file://" + dir + "?secret=short":         "signing key is 5 bytes; want at least 16",
 		"file://" + dir + "?base_url=ftp:x":       "base URL",
