@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,36 +126,10 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Queue, error) {
 	}
 	d, err := drivers.Open(ctx, rawURL)
 	if err != nil {
-		return nil, scrubToken(err, rawURL)
+		return nil, err
 	}
 	return New(d, opts...), nil
 }
-
-// scrubToken removes a lone userinfo name from err: NATS reads nats://TOKEN@host as a token,
-// which registry.Redact, seeing a user name, leaves in place.
-func scrubToken(err error, rawURL string) error {
-	u, perr := url.Parse(rawURL)
-	if perr != nil || u.User == nil {
-		return err
-	}
-	if _, hasPassword := u.User.Password(); hasPassword || u.User.Username() == "" {
-		return err
-	}
-	name := u.User.Username()
-	msg := err.Error()
-	for _, s := range []string{url.User(name).String(), name} { // escaped as in the URL, then decoded
-		msg = strings.ReplaceAll(msg, s+"@", "xxxxx@")
-	}
-	return &scrubbedError{msg: msg, err: err}
-}
-
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
 
 // New returns a Queue over a driver; Open is New for a URL. The Queue owns the driver: closing
 // the Queue closes it.

@@ -37,7 +37,11 @@ func Redact(rawURL string) string {
 		}
 		return redacted
 	}
-	return RedactURL(u)
+	// A URL with nothing to hide is shown as written (console:// stays console://).
+	if red := RedactURL(u); red != u.String() {
+		return red
+	}
+	return rawURL
 }
 
 // RedactURL is [Redact] for a parsed URL. It does not modify u.
@@ -48,6 +52,8 @@ func RedactURL(u *url.URL) string {
 	r := *u
 	if _, has := r.User.Password(); has {
 		r.User = url.UserPassword(r.User.Username(), redacted)
+	} else if _, ok := tokenUser(u); ok {
+		r.User = url.User(redacted)
 	}
 	if r.RawQuery != "" {
 		r.RawQuery = redactQuery(r.RawQuery)
@@ -89,6 +95,8 @@ func secrets(u *url.URL) []string {
 	if p, ok := u.User.Password(); ok {
 		_, encoded, _ := strings.Cut(u.User.String(), ":")
 		add(p, encoded, url.QueryEscape(p), url.PathEscape(p))
+	} else if name, ok := tokenUser(u); ok {
+		add(name, u.User.String())
 	}
 	for _, part := range strings.Split(u.RawQuery, "&") {
 		name, value, ok := strings.Cut(part, "=")
@@ -133,3 +141,17 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
+
+// tokenUser returns the user name of u when, given without a password, it is a credential
+// rather than a name: NATS reads nats://TOKEN@host as a token. Elsewhere a lone user name
+// (postgres://app@db) is shown, as it helps to tell connections apart.
+func tokenUser(u *url.URL) (string, bool) {
+	if u.User == nil {
+		return "", false
+	}
+	if _, has := u.User.Password(); has {
+		return "", false
+	}
+	name := u.User.Username()
+	return name, name != "" && (u.Scheme == "nats" || strings.HasPrefix(u.Scheme, "nats+"))
+}

@@ -154,6 +154,13 @@ func TestRedact(t *testing.T) {
 		{"mailto:secret@example.com", "mailto:xxxxx"},
 		{"redis://u:pw@[::1", "redis://xxxxx"},
 		{"%%%", "xxxxx"},
+		// NATS reads a lone user name as a token; other schemes keep it (redis://user@ above).
+		{"nats://token@nats:4222", "nats://xxxxx@nats:4222"},
+		{"nats+embedded://s3cr%2Ft@/data", "nats+embedded://xxxxx@/data"},
+		// Nothing to hide: shown as written.
+		{"console://", "console://"},
+		{"smtps://app:s3cret@smtp.example.com", "smtps://app:xxxxx@smtp.example.com"},
+		{"s3://bucket?secret_key=s3cret", "s3://bucket?secret_key=xxxxx"},
 	} {
 		if got := registry.Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
@@ -203,4 +210,24 @@ func FuzzRedact(f *testing.F) {
 			t.Fatalf("Scrub left the secret in %q", err)
 		}
 	})
+}
+
+func TestScrubNATSToken(t *testing.T) {
+	u, err := url.Parse("nats://s3cr%2Ftok@127.0.0.1:4222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := errors.New(`nats: authorization violation for "s3cr/tok" (nats://s3cr%2Ftok@127.0.0.1:4222)`)
+	got := registry.Scrub(inner, u)
+	if msg := got.Error(); strings.Contains(msg, "s3cr") || !strings.Contains(msg, "xxxxx@127.0.0.1:4222") {
+		t.Errorf("Scrub = %q: the token shows or the address is gone", msg)
+	}
+	if !errors.Is(got, inner) {
+		t.Error("Scrub lost the wrapped error")
+	}
+	// A lone user name elsewhere is a name, and stays.
+	pg, _ := url.Parse("postgres://app@db/app")
+	if e := errors.New("connect app@db"); registry.Scrub(e, pg) != e {
+		t.Error("Scrub changed an error for postgres://app@db")
+	}
 }

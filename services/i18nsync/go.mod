@@ -11,6 +11,7 @@ require (
 	github.com/stackkit/stackkit/kit/i18n/transifex v0.0.0
 	github.com/stackkit/stackkit/kit/queue v0.0.0
 	github.com/stackkit/stackkit/kit/queue/nats v0.0.0
+	github.com/stackkit/stackkit/kit/registry v0.0.0
 	github.com/stackkit/stackkit/kit/storage v0.0.0
 	github.com/stackkit/stackkit/kit/storage/s3 v0.0.0
 	github.com/stackkit/stackkit/services/internal/servicekit v0.0.0
@@ -62,7 +63,6 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/otlptranslator v1.0.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
-	github.com/stackkit/stackkit/kit/registry v0.0.0 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel v1.47.0 // indirect

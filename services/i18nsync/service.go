@@ -29,6 +29,7 @@ import (
 	"github.com/stackkit/stackkit/kit/i18n/transifex"
 	"github.com/stackkit/stackkit/kit/i18n/transifex/txsync"
 	"github.com/stackkit/stackkit/kit/queue"
+	"github.com/stackkit/stackkit/kit/registry"
 	"github.com/stackkit/stackkit/kit/storage"
 	"github.com/stackkit/stackkit/services/internal/servicekit"
 
@@ -229,8 +230,8 @@ func (s *Service) Close() {
 // cfg.DrainTimeout (its requests are then delivered again after the queue's ack wait).
 func (s *Service) Run(ctx context.Context) error {
 	cfg, logger := s.Config, s.logger
-	logger.Info("i18nsync: starting", "queue", servicekit.Redact(cfg.QueueURL), "events", servicekit.Redact(cfg.EventsURL),
-		"storage", servicekit.Redact(cfg.StorageURL), "resources", len(s.TxConfig.Resources), "subject", cfg.Subject,
+	logger.Info("i18nsync: starting", "queue", registry.Redact(cfg.QueueURL), "events", registry.Redact(cfg.EventsURL),
+		"storage", registry.Redact(cfg.StorageURL), "resources", len(s.TxConfig.Resources), "subject", cfg.Subject,
 		"event_subject", cfg.EventSubject, "prefix", cfg.Prefix, "webhook", cfg.WebhookSecret != "",
 		"interval", cfg.Interval.String(), "drain_timeout", cfg.DrainTimeout.String())
 

@@ -10,6 +10,7 @@ require (
 	github.com/stackkit/stackkit/kit/mail v0.0.0
 	github.com/stackkit/stackkit/kit/queue v0.0.0
 	github.com/stackkit/stackkit/kit/queue/nats v0.0.0
+	github.com/stackkit/stackkit/kit/registry v0.0.0
 	github.com/stackkit/stackkit/services/internal/servicekit v0.0.0
 	go.opentelemetry.io/proto/otlp v1.11.0
 	google.golang.org/protobuf v1.36.12
@@ -44,7 +45,6 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/otlptranslator v1.0.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
-	github.com/stackkit/stackkit/kit/registry v0.0.0 // indirect
 	github.com/wneessen/go-mail v0.8.1 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect

@@ -27,6 +27,7 @@ import (
 	"github.com/stackkit/stackkit/kit/http/middleware"
 	"github.com/stackkit/stackkit/kit/mail"
 	"github.com/stackkit/stackkit/kit/queue"
+	"github.com/stackkit/stackkit/kit/registry"
 	"github.com/stackkit/stackkit/services/internal/servicekit"
 
 	// The queue backends: nats:// and nats+embedded:// (memory:// is built in).
@@ -114,7 +115,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 	mux.Handle("GET /metrics", tel.Metrics)
 	handler := middleware.Recover(logger)(mux)
 
-	logger.Info("mailer: starting", "queue", servicekit.Redact(cfg.QueueURL), "mail", servicekit.Redact(cfg.MailURL),
+	logger.Info("mailer: starting", "queue", registry.Redact(cfg.QueueURL), "mail", registry.Redact(cfg.MailURL),
 		"subject", cfg.Subject, "consumer", cfg.Consumer, "concurrency", cfg.Concurrency,
 		"max_deliveries", cfg.MaxDeliveries, "ack_wait", cfg.AckWait.String(),
 		"send_timeout", cfg.SendTimeout.String(), "drain_timeout", cfg.DrainTimeout.String())

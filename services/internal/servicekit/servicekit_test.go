@@ -93,26 +93,6 @@ func TestEnvValues(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	for in, want := range map[string]string{
-		"console://":                          "console://",
-		"nats://token@nats:4222":              "nats://xxxxx@nats:4222",
-		"smtps://app:s3cret@smtp.example.com": "smtps://app:xxxxx@smtp.example.com",
-		"s3://bucket?secret_key=s3cret":       "s3://bucket?secret_key=xxxxx",
-	} {
-		got := servicekit.Redact(in)
-		if strings.Contains(got, "s3cret") || strings.Contains(got, "token") {
-			t.Errorf("Redact(%q) = %q shows a secret", in, got)
-		}
-		if got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := servicekit.Redact("nats://u:p@h:4222?stream=X"); got != registry.Redact("nats://u:p@h:4222?stream=X") {
-		t.Errorf("with a password, Redact = %q, registry.Redact = %q", got, registry.Redact("nats://u:p@h:4222?stream=X"))
-	}
-}
-
 func TestExitCode(t *testing.T) {
 	errOwn := errors.New("own config error")
 	for _, tc := range []struct {
