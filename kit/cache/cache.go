@@ -320,11 +320,7 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 		v, err := c.d.Get(ctx, k)
 		return v, c.closedErr(err)
 	}
-	op := c.start(ctx, opGet)
-	bctx, cancel := c.bound(ctx)
-	v, err := c.d.Get(bctx, k)
-	cancel()
-	return v, c.finishRead(ctx, op, err)
+	return do(ctx, c, opGet, func(ctx context.Context) ([]byte, error) { return c.d.Get(ctx, k) })
 }
 
 // GetMany returns the values found for keys, keyed as given; missing keys are absent. Network
@@ -348,11 +344,8 @@ func (c *Cache) GetMany(ctx context.Context, keys ...string) (map[string][]byte,
 			back[k] = key
 		}
 	}
-	op := c.start(ctx, opGetMany)
-	bctx, cancel := c.bound(ctx)
-	found, err := c.d.GetMany(bctx, full)
-	cancel()
-	if err = c.finishRead(ctx, op, err); err != nil {
+	found, err := do(ctx, c, opGetMany, func(ctx context.Context) (map[string][]byte, error) { return c.d.GetMany(ctx, full) })
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return map[string][]byte{}, nil // fail-open: all misses
 		}
@@ -381,11 +374,8 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if c.plain && !trace.SpanFromContext(ctx).IsRecording() {
 		return c.closedErr(c.d.Set(ctx, k, value, d))
 	}
-	op := c.start(ctx, opSet)
-	bctx, cancel := c.bound(ctx)
-	err = c.d.Set(bctx, k, value, d)
-	cancel()
-	return c.finishWrite(ctx, op, err)
+	_, err = do(ctx, c, opSet, func(ctx context.Context) (struct{}, error) { return struct{}{}, c.d.Set(ctx, k, value, d) })
+	return err
 }
 
 // SetMany stores every item for ttl, in one round trip on network backends. Keys are validated
@@ -406,11 +396,8 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 	if len(list) == 0 {
 		return nil
 	}
-	op := c.start(ctx, opSetMany)
-	bctx, cancel := c.bound(ctx)
-	err = c.d.SetMany(bctx, list)
-	cancel()
-	return c.finishWrite(ctx, op, err)
+	_, err = do(ctx, c, opSetMany, func(ctx context.Context) (struct{}, error) { return struct{}{}, c.d.SetMany(ctx, list) })
+	return err
 }
 
 func keysOf(m map[string][]byte) []string {
@@ -441,11 +428,7 @@ func (c *Cache) conditional(ctx context.Context, o opName, key string, value []b
 	if err != nil {
 		return false, err
 	}
-	op := c.start(ctx, o)
-	bctx, cancel := c.bound(ctx)
-	stored, err := fn(bctx, k, value, d)
-	cancel()
-	return stored, c.finishWrite(ctx, op, err)
+	return do(ctx, c, o, func(ctx context.Context) (bool, error) { return fn(ctx, k, value, d) })
 }
 
 // Delete removes key and reports whether it existed.
@@ -454,11 +437,7 @@ func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	op := c.start(ctx, opDelete)
-	bctx, cancel := c.bound(ctx)
-	existed, err := c.d.Delete(bctx, k)
-	cancel()
-	return existed, c.finishWrite(ctx, op, err)
+	return do(ctx, c, opDelete, func(ctx context.Context) (bool, error) { return c.d.Delete(ctx, k) })
 }
 
 // DeleteMany removes keys and returns how many existed.
@@ -474,11 +453,7 @@ func (c *Cache) DeleteMany(ctx context.Context, keys ...string) (int, error) {
 	if len(full) == 0 {
 		return 0, nil
 	}
-	op := c.start(ctx, opDeleteMany)
-	bctx, cancel := c.bound(ctx)
-	n, err := c.d.DeleteMany(bctx, full)
-	cancel()
-	return n, c.finishWrite(ctx, op, err)
+	return do(ctx, c, opDeleteMany, func(ctx context.Context) (int, error) { return c.d.DeleteMany(ctx, full) })
 }
 
 // Incr adds delta to the integer at key and returns the result; ErrNotFound if the key is
@@ -511,11 +486,7 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 	if err != nil {
 		return false, err
 	}
-	op := c.start(ctx, opTouch)
-	bctx, cancel := c.bound(ctx)
-	ok, err := c.d.Touch(bctx, k, d)
-	cancel()
-	return ok, c.finishWrite(ctx, op, err)
+	return do(ctx, c, opTouch, func(ctx context.Context) (bool, error) { return c.d.Touch(ctx, k, d) })
 }
 
 // Has reports whether key is present.
@@ -524,11 +495,8 @@ func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	op := c.start(ctx, opHas)
-	bctx, cancel := c.bound(ctx)
-	ok, err := c.d.Has(bctx, k)
-	cancel()
-	if err = c.finishRead(ctx, op, err); errors.Is(err, ErrNotFound) {
+	ok, err := do(ctx, c, opHas, func(ctx context.Context) (bool, error) { return c.d.Has(ctx, k) })
+	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
 	return ok, err
@@ -541,11 +509,8 @@ func (c *Cache) TTL(ctx context.Context, key string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	op := c.start(ctx, opTTL)
-	bctx, cancel := c.bound(ctx)
-	d, err := c.d.TTL(bctx, k)
-	cancel()
-	if err = c.finishRead(ctx, op, err); err != nil {
+	d, err := do(ctx, c, opTTL, func(ctx context.Context) (time.Duration, error) { return c.d.TTL(ctx, k) })
+	if err != nil {
 		return 0, err
 	}
 	if d == 0 {

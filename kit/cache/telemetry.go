@@ -17,6 +17,10 @@ import (
 
 type opName int
 
+// reads reports whether op reads: its outcome is a hit or a miss, and under fail-open a failing
+// backend makes it a miss.
+func (op opName) reads() bool { return op == opGet || op == opGetMany || op == opHas || op == opTTL }
+
 const (
 	opGet opName = iota
 	opGetMany
@@ -143,7 +147,7 @@ func (c *Cache) finish(ctx context.Context, s opState, err error, ok bool) {
 		res = resultMiss
 	case err != nil:
 		res = resultError
-	case s.op == opGet || s.op == opHas || s.op == opTTL || s.op == opGetMany:
+	case s.op.reads():
 		res = resultHit
 		if !ok {
 			res = resultMiss
@@ -194,6 +198,20 @@ func (c *Cache) finishRead(ctx context.Context, s opState, err error) error {
 	err = c.closedErr(err)
 	c.finish(ctx, s, err, err == nil)
 	return err
+}
+
+// do runs one driver call as operation op: a span and metrics where they record, the fail-open
+// time bound, and the fail-open outcome when the backend fails — a miss (ErrNotFound) for a
+// read, a skipped write (nil) otherwise.
+func do[T any](ctx context.Context, c *Cache, op opName, call func(context.Context) (T, error)) (T, error) {
+	s := c.start(ctx, op)
+	bctx, cancel := c.bound(ctx)
+	v, err := call(bctx)
+	cancel()
+	if op.reads() {
+		return v, c.finishRead(ctx, s, err)
+	}
+	return v, c.finishWrite(ctx, s, err)
 }
 
 // closedErr marks an error that happened because the cache was closed under the call.
