@@ -187,29 +187,21 @@ func (m *Mailer) Render(msg *Message) (*Envelope, error) { return render(msg, &m
 // not sent while the others are. Check a single message's failure with IsTemporary, or
 // errors.Is against the sentinels.
 func (m *Mailer) Send(ctx context.Context, msgs ...*Message) error {
-	var errs []error
-	for i, msg := range msgs {
-		env, err := render(msg, &m.rc)
-		if err == nil {
-			err = m.send(ctx, env)
-		}
-		if err != nil {
-			id := ""
-			if env != nil {
-				id = env.MessageID
-			}
-			errs = append(errs, &MessageError{Index: i, MessageID: id, Err: err})
-		}
-	}
-	return errors.Join(errs...)
+	return m.sendEach(ctx, len(msgs), func(i int) (*Envelope, error) { return render(msgs[i], &m.rc) })
 }
 
 // SendEnvelope sends rendered messages as they are (after checking their envelope), with
 // Send's error joining.
 func (m *Mailer) SendEnvelope(ctx context.Context, envs ...*Envelope) error {
+	return m.sendEach(ctx, len(envs), func(i int) (*Envelope, error) { return envs[i], envs[i].validate() })
+}
+
+// sendEach sends the n envelopes that prepare gives (rendered or checked), trying every one, and
+// joins one *MessageError per failure.
+func (m *Mailer) sendEach(ctx context.Context, n int, prepare func(i int) (*Envelope, error)) error {
 	var errs []error
-	for i, env := range envs {
-		err := env.validate()
+	for i := range n {
+		env, err := prepare(i)
 		if err == nil {
 			err = m.send(ctx, env)
 		}
