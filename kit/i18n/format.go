@@ -243,20 +243,8 @@ func parseCFormat(s string) ([]formatArg, error) {
 		for i < len(s) && strings.IndexByte("+-# 0'I", s[i]) >= 0 {
 			i++
 		}
-		if i < len(s) && s[i] == '*' {
-			i++
-			n := pos()
-			if n == 0 {
-				n = argNum + 1
-				argNum++
-			}
-			args = append(args, formatArg{strconv.Itoa(n), 'd'})
-		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i < len(s) && s[i] == '.' {
-			i++
+		// A width or precision: digits, or '*' taking an int argument (the next, or n$).
+		widthOrPrecision := func() {
 			if i < len(s) && s[i] == '*' {
 				i++
 				n := pos()
@@ -269,6 +257,11 @@ func parseCFormat(s string) ([]formatArg, error) {
 			for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 				i++
 			}
+		}
+		widthOrPrecision()
+		if i < len(s) && s[i] == '.' {
+			i++
+			widthOrPrecision()
 		}
 		for i < len(s) && strings.IndexByte("hlLqjzt", s[i]) >= 0 {
 			i++
