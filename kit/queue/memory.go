@@ -93,15 +93,25 @@ func (d *memory) Capabilities() Capabilities {
 	return Capabilities{Name: "memory", DedupWindow: d.window}
 }
 
-func (d *memory) Publish(ctx context.Context, m *Message) error {
+// lock takes d.mu for an operation: nil with the lock held, or, without it, why the operation
+// cannot run (the context is done, or the queue is closed).
+func (d *memory) lock(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.closed {
+		d.mu.Unlock()
 		return ErrClosed
 	}
+	return nil
+}
+
+func (d *memory) Publish(ctx context.Context, m *Message) error {
+	if err := d.lock(ctx); err != nil {
+		return err
+	}
+	defer d.mu.Unlock()
 	now := d.now()
 	if m.ID != "" {
 		if seen(d.ids, m.ID, now, d.window) {
@@ -118,14 +128,10 @@ func (d *memory) Publish(ctx context.Context, m *Message) error {
 }
 
 func (d *memory) Subscribe(ctx context.Context, c ConsumerConfig) (Subscription, error) {
-	if err := ctx.Err(); err != nil {
+	if err := d.lock(ctx); err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return nil, ErrClosed
-	}
 	for name, other := range d.consumers {
 		if name != c.Name && subjectsOverlap(other.subject, c.Subject) {
 			return nil, fmt.Errorf("%w: subject %q overlaps consumer %q's %q; each message goes to one consumer",
@@ -138,14 +144,10 @@ func (d *memory) Subscribe(ctx context.Context, c ConsumerConfig) (Subscription,
 }
 
 func (d *memory) DeleteConsumer(ctx context.Context, name string) error {
-	if err := ctx.Err(); err != nil {
+	if err := d.lock(ctx); err != nil {
 		return err
 	}
-	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return ErrClosed
-	}
 	if _, ok := d.consumers[name]; !ok {
 		return fmt.Errorf("%w: no consumer %q", ErrNotFound, name)
 	}
@@ -161,14 +163,10 @@ func (d *memory) DeleteConsumer(ctx context.Context, name string) error {
 }
 
 func (d *memory) Purge(ctx context.Context, subject string) (int, error) {
-	if err := ctx.Err(); err != nil {
+	if err := d.lock(ctx); err != nil {
 		return 0, err
 	}
-	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return 0, ErrClosed
-	}
 	kept := d.msgs[:0]
 	n := 0
 	for _, mm := range d.msgs {
@@ -184,14 +182,10 @@ func (d *memory) Purge(ctx context.Context, subject string) (int, error) {
 }
 
 func (d *memory) PublishDead(ctx context.Context, subject string, m *Message) error {
-	if err := ctx.Err(); err != nil {
+	if err := d.lock(ctx); err != nil {
 		return err
 	}
-	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return ErrClosed
-	}
 	now := d.now()
 	// Like NATS (whose dead letter carries the work sequence as its message ID): the same work
 	// message dead-lettered again within the window, because acking it failed after it was
@@ -226,14 +220,8 @@ func (d *memory) DefaultDeadLetter(consumer string) string { return "dead." + co
 
 func (d *memory) DeadLetters(ctx context.Context, consumer string) iter.Seq2[*Message, error] {
 	return func(yield func(*Message, error) bool) {
-		if err := ctx.Err(); err != nil {
+		if err := d.lock(ctx); err != nil {
 			yield(nil, err)
-			return
-		}
-		d.mu.Lock()
-		if d.closed {
-			d.mu.Unlock()
-			yield(nil, ErrClosed)
 			return
 		}
 		subject := d.DefaultDeadLetter(consumer)
@@ -258,14 +246,10 @@ func (d *memory) DeadLetters(ctx context.Context, consumer string) iter.Seq2[*Me
 }
 
 func (d *memory) DeleteDead(ctx context.Context, seq uint64) (bool, error) {
-	if err := ctx.Err(); err != nil {
+	if err := d.lock(ctx); err != nil {
 		return false, err
 	}
-	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return false, ErrClosed
-	}
 	for i, m := range d.dead {
 		if m.Seq == seq {
 			d.dead = append(d.dead[:i], d.dead[i+1:]...)
