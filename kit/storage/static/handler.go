@@ -75,7 +75,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Static files are the app's own, not uploads: HTML and SVG among them are served inline.
 	hdr.Set("Content-Disposition", "inline")
 	accept := r.Header.Get("Accept-Encoding")
-	for _, enc := range h.stored(r, name, hashed) {
+	stored, remembered := h.stored(r, name, hashed)
+	for _, enc := range stored {
 		if !accepts(accept, enc) {
 			continue
 		}
@@ -83,11 +84,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if e.token != enc {
 				continue
 			}
-			if _, err := h.s.Stat(r.Context(), name+e.suffix); err != nil {
-				// Deleted since it was remembered (or unreadable): forget, try the next encoding,
-				// then the identity file.
-				h.variants.Delete(name)
-				continue
+			if remembered {
+				if _, err := h.s.Stat(r.Context(), name+e.suffix); err != nil {
+					// Deleted since it was remembered (or unreadable): forget, try the next
+					// encoding, then the identity file.
+					h.variants.Delete(name)
+					continue
+				}
 			}
 			ct := mime.TypeByExtension(path.Ext(name))
 			if ct == "" {
@@ -106,19 +109,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.s.ServeObject(w, r, name)
 }
 
-// stored returns the encodings with a variant stored beside name, best first. For hashed
-// names, whose files never change, the answer is remembered.
-func (h *handler) stored(r *http.Request, name string, hashed bool) []string {
+// stored returns the encodings with a variant stored beside name, best first, and whether the
+// answer was remembered rather than looked up now. For hashed names, whose files never change,
+// the answer is remembered, and a remembered variant is checked again before it is served.
+func (h *handler) stored(r *http.Request, name string, hashed bool) (encs []string, remembered bool) {
 	if hashed {
 		if v, ok := h.variants.Load(name); ok {
-			return v.([]string)
+			return v.([]string), true
 		}
 	}
 	var found []string
 	for _, e := range encodings {
 		ok, err := h.s.Exists(r.Context(), name+e.suffix)
 		if err != nil {
-			return nil // serve the identity encoding; nothing remembered
+			return nil, false // serve the identity encoding; nothing remembered
 		}
 		if ok {
 			found = append(found, e.token)
@@ -127,7 +131,7 @@ func (h *handler) stored(r *http.Request, name string, hashed bool) []string {
 	if hashed {
 		h.variants.Store(name, found)
 	}
-	return found
+	return found, false
 }
 
 // accepts reports whether an Accept-Encoding header value accepts enc with a non-zero q.

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -487,5 +488,49 @@ func TestHandler(t *testing.T) {
 	resp, _ = do("GET", css, "Accept-Encoding", "gzip, br")
 	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Cache-Control") != "" {
 		t.Errorf("GET of a deleted hashed file: %s %v", resp.Status, resp.Header)
+	}
+}
+
+// statCounter counts the driver's Stat calls by name.
+type statCounter struct {
+	storage.Driver
+	mu    sync.Mutex
+	stats map[string]int
+}
+
+func (d *statCounter) Stat(ctx context.Context, name string) (*storage.Attrs, error) {
+	d.mu.Lock()
+	d.stats[name]++
+	d.mu.Unlock()
+	return d.Driver.Stat(ctx, name)
+}
+
+// TestHandlerLooksUpVariantsOnce: the handler looks the variant it serves up once, whether the
+// answer is remembered (hashed names) or found now; ServeObject's own Stat is the second.
+func TestHandlerLooksUpVariantsOnce(t *testing.T) {
+	counter := &statCounter{Driver: storage.NewMemDriver(), stats: map[string]int{}}
+	dst, err := storage.New(counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	collect(t, dst, nil, fstest.MapFS{"js/lib.js": file("var x = 1;"), "js/lib.js.br": file("BROTLI")})
+	m, err := static.LoadManifest(context.Background(), dst, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := static.Handler(dst, m, nil)
+	for _, name := range []string{"js/lib.js", m.Paths["js/lib.js"], m.Paths["js/lib.js"]} {
+		clear(counter.stats)
+		req := httptest.NewRequest("GET", "/"+name, nil)
+		req.Header.Set("Accept-Encoding", "br")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Body.String() != "BROTLI" {
+			t.Fatalf("GET %s: %d %q", name, rec.Code, rec.Body.String())
+		}
+		if n := counter.stats[name+".br"]; n > 2 {
+			t.Errorf("GET %s: the .br variant was looked up %d times", name, n)
+		}
 	}
 }
