@@ -45,13 +45,14 @@ type writer struct {
 	free  chan []byte   // part buffers whose upload is done, for the next parts
 	wg    sync.WaitGroup
 
-	mu       sync.Mutex
-	uploadID string                // "" until the first part is sent
-	parts    []types.CompletedPart // by part number - 1
-	err      error                 // the first failure (sticky)
-	closed   bool                  // Close or Abort was called
-	aborted  bool                  // the upload is aborted: no more parts may start
-	abortErr error                 // failure to abort the multipart upload
+	mu        sync.Mutex
+	uploadID  string                // "" until the first part is sent
+	parts     []types.CompletedPart // by part number - 1
+	err       error                 // the first failure (sticky)
+	closed    bool                  // Close or Abort was called
+	aborted   bool                  // the upload is aborted: no more parts may start
+	abortOnce sync.Once
+	abortErr  error // failure to abort the multipart upload
 }
 
 // NewWriter implements storage.Driver.
@@ -393,24 +394,24 @@ func (w *writer) Abort() error {
 
 // abort stops the upload with cause: no part starts after it, the parts in flight are
 // cancelled and waited for, and the multipart upload, if any, is aborted. Only the first call
-// does anything. It runs on the caller's goroutine or on the context's AfterFunc, so it leaves
+// does anything; later ones return once it is done. It runs on the caller's goroutine or on the context's AfterFunc, so it leaves
 // w.buf to the caller (see release).
 func (w *writer) abort(cause error) {
-	w.mu.Lock()
-	if w.aborted {
+	// Once, not the aborted flag: a second caller (Abort while the context's AfterFunc is
+	// aborting) must wait until the upload is aborted, not return while it still exists.
+	w.abortOnce.Do(func() {
+		w.mu.Lock()
+		w.aborted = true
 		w.mu.Unlock()
-		return
-	}
-	w.aborted = true
-	w.mu.Unlock()
-	w.cancel(cause)
-	w.wg.Wait()
-	w.mu.Lock()
-	id := w.uploadID
-	w.mu.Unlock()
-	if id != "" {
-		w.setAbortErr(w.d.abortUpload(w.ctx, w.key, id))
-	}
+		w.cancel(cause)
+		w.wg.Wait()
+		w.mu.Lock()
+		id := w.uploadID
+		w.mu.Unlock()
+		if id != "" {
+			w.setAbortErr(w.d.abortUpload(w.ctx, w.key, id))
+		}
+	})
 }
 
 // release gives up the buffer being filled and its slot; the caller's goroutine only.
