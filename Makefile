@@ -18,10 +18,18 @@ test: services
 	@scripts/test.sh
 
 ## bench: the benchmarks, each beside the peer library it is measured against, then the loopback
-## HTTP load test (bench/load.sh: wrk, installed from Debian's packages when missing)
+## HTTP load test (bench/load.sh: wrk, installed from Debian's packages when missing).
+## BENCH_COUNT rounds (default 10), each a fresh process running every benchmark once, so kit
+## and its peer alternate and a slow spell of the machine lands on both (`go test -count N`
+## would run all N samples of one library before the next). BENCH=regexp picks benchmarks;
+## the raw lines go to stdout and to bench/bench.txt, for benchstat -col /lib (see docs).
 bench: services
-	@set -a; source .kit/test.env; set +a; \
-	cd bench && go test -run '^$$' -bench . -benchmem -count $${BENCH_COUNT:-10} -timeout 60m ./... && \
+	@set -o pipefail; set -a; source .kit/test.env; set +a; \
+	cd bench && go test -c -o $(BIN)/bench.test . && : > bench.txt && \
+	for r in $$(seq $${BENCH_COUNT:-10}); do \
+		$(BIN)/bench.test -test.run '^$$' -test.bench "$${BENCH:-.}" -test.benchmem -test.count 1 \
+			-test.timeout 60m | tee -a bench.txt || exit 1; \
+	done && \
 	./load.sh
 
 ## lint: gofmt, go vet and staticcheck over every module
