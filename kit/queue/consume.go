@@ -31,6 +31,7 @@ type consumeConfig struct {
 	backoff       []time.Duration
 	deadLetter    string
 	timeout       time.Duration
+	inactive      time.Duration
 	ready         func()
 	errs          []error
 }
@@ -120,6 +121,23 @@ func Timeout(d time.Duration) ConsumeOption {
 			return
 		}
 		c.timeout = d
+	}
+}
+
+// InactiveThreshold has the backend remove the consumer, with its position and the messages it
+// was holding, once no process has consumed from it for d (default: it stays until
+// [Queue.DeleteConsumer]). Give it to consumers named after something short-lived, such as one
+// per pod reading announcements from a fan-out stream: without it every pod that ever ran leaves a
+// consumer behind, and on a NATS stream with interest retention each one keeps messages stored.
+// Leave it off a work queue's consumer: its messages stay in the stream when it is removed, but
+// their delivery counts go with it. d is at least one second.
+func InactiveThreshold(d time.Duration) ConsumeOption {
+	return func(c *consumeConfig) {
+		if d < time.Second {
+			c.fail("InactiveThreshold", fmt.Sprintf("must be at least 1s, got %s", d))
+			return
+		}
+		c.inactive = d
 	}
 }
 
@@ -214,7 +232,7 @@ func (q *Queue) Consume(ctx context.Context, name, subject string, h Handler, op
 
 	cc := ConsumerConfig{
 		Name: name, Subject: subject, DeadLetter: cfg.deadLetter, AckWait: cfg.ackWait,
-		MaxAckPending: max(cfg.concurrency*2, 1000),
+		MaxAckPending: max(cfg.concurrency*2, 1000), InactiveThreshold: cfg.inactive,
 	}
 	sub, err := q.d.Subscribe(stop, cc)
 	if err != nil {

@@ -65,6 +65,9 @@ type ConsumerConfig struct {
 	// MaxAckPending bounds the messages delivered and not yet acknowledged, across every
 	// subscription to the consumer (0: the backend's default).
 	MaxAckPending int
+	// InactiveThreshold, when positive, has the backend remove the consumer once it has had no
+	// subscription for this long (0: the consumer stays until DeleteConsumer).
+	InactiveThreshold time.Duration
 }
 
 // Subscription receives deliveries for one consumer.

@@ -72,6 +72,9 @@ type memConsumer struct {
 	subject    string
 	deadLetter string
 	ackWait    time.Duration
+	inactive   time.Duration // removed after this long with no subscription (0: never)
+	subs       int           // open subscriptions
+	idleSince  time.Time     // when subs last fell to 0
 }
 
 type memMsg struct {
@@ -132,15 +135,33 @@ func (d *memory) Subscribe(ctx context.Context, c ConsumerConfig) (Subscription,
 		return nil, err
 	}
 	defer d.mu.Unlock()
+	d.reapInactive()
 	for name, other := range d.consumers {
 		if name != c.Name && subjectsOverlap(other.subject, c.Subject) {
 			return nil, fmt.Errorf("%w: subject %q overlaps consumer %q's %q; each message goes to one consumer",
 				ErrConflict, c.Subject, name, other.subject)
 		}
 	}
-	d.consumers[c.Name] = &memConsumer{subject: c.Subject, deadLetter: c.DeadLetter, ackWait: c.AckWait}
+	mc, ok := d.consumers[c.Name]
+	if !ok {
+		mc = &memConsumer{}
+		d.consumers[c.Name] = mc
+	}
+	mc.subject, mc.deadLetter, mc.ackWait, mc.inactive = c.Subject, c.DeadLetter, c.AckWait, c.InactiveThreshold
+	mc.subs++
 	d.notify()
-	return &memSub{d: d, name: c.Name}, nil
+	return &memSub{d: d, name: c.Name, c: mc}, nil
+}
+
+// reapInactive removes the consumers that have had no subscription for longer than their
+// InactiveThreshold, as a JetStream server does; call with mu held.
+func (d *memory) reapInactive() {
+	now := d.now()
+	for name, c := range d.consumers {
+		if c.inactive > 0 && c.subs == 0 && now.Sub(c.idleSince) > c.inactive {
+			d.deleteConsumer(name)
+		}
+	}
 }
 
 func (d *memory) DeleteConsumer(ctx context.Context, name string) error {
@@ -151,6 +172,12 @@ func (d *memory) DeleteConsumer(ctx context.Context, name string) error {
 	if _, ok := d.consumers[name]; !ok {
 		return fmt.Errorf("%w: no consumer %q", ErrNotFound, name)
 	}
+	d.deleteConsumer(name)
+	return nil
+}
+
+// deleteConsumer removes a consumer and frees the messages it held; call with mu held.
+func (d *memory) deleteConsumer(name string) {
 	delete(d.consumers, name)
 	for _, mm := range d.msgs {
 		if mm.owner == name {
@@ -159,7 +186,6 @@ func (d *memory) DeleteConsumer(ctx context.Context, name string) error {
 		}
 	}
 	d.notify()
-	return nil
 }
 
 func (d *memory) Purge(ctx context.Context, subject string) (int, error) {
@@ -280,8 +306,10 @@ func (d *memory) Close() error {
 
 // memSub is a subscription to a memory consumer.
 type memSub struct {
-	d    *memory
-	name string
+	d      *memory
+	name   string
+	c      *memConsumer
+	closed bool
 }
 
 func (s *memSub) Fetch(ctx context.Context, max int) ([]Delivery, error) {
@@ -353,7 +381,17 @@ func (s *memSub) Fetch(ctx context.Context, max int) ([]Delivery, error) {
 	}
 }
 
-func (s *memSub) Close() error { return nil }
+func (s *memSub) Close() error {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		if s.c.subs--; s.c.subs == 0 {
+			s.c.idleSince = s.d.now()
+		}
+	}
+	return nil
+}
 
 type memDelivery struct {
 	d     *memory

@@ -85,6 +85,73 @@ func TestMemoryDedupWindowExpires(t *testing.T) {
 	}
 }
 
+// TestMemoryInactiveThreshold, on the driver with a hand-moved clock: a consumer is removed only
+// after it has had no subscription for longer than its threshold, and the messages it held are
+// free again; one without a threshold stays.
+func TestMemoryInactiveThreshold(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	d := queue.NewMemoryClock(time.Minute, clk.Now)
+	defer d.Close()
+	sub := func(name, subject string, inactive time.Duration) (queue.Subscription, error) {
+		return d.Subscribe(ctx, queue.ConsumerConfig{Name: name, Subject: subject, AckWait: time.Hour, InactiveThreshold: inactive})
+	}
+	exists := func(name, subject string) bool {
+		t.Helper()
+		s, err := sub("probe", subject, 0)
+		if err == nil {
+			s.Close()
+			if err := d.DeleteConsumer(ctx, "probe"); err != nil {
+				t.Fatal(err)
+			}
+			return false
+		}
+		if !errors.Is(err, queue.ErrConflict) {
+			t.Fatal(err)
+		}
+		return true
+	}
+	if err := d.Publish(ctx, &queue.Message{Subject: "a.x", Data: []byte("held")}); err != nil {
+		t.Fatal(err)
+	}
+	a1, err := sub("pod", "a.>", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _ := sub("pod", "a.>", 10*time.Second)
+	got, err := a1.Fetch(ctx, 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("fetch: %v %v", got, err)
+	}
+	k, _ := sub("kept", "b.>", 0)
+	k.Close()
+
+	a1.Close()
+	clk.Add(time.Hour)
+	if !exists("pod", "a.x") {
+		t.Fatal("removed while one of its two subscriptions was still open")
+	}
+	a2.Close()
+	clk.Add(10 * time.Second)
+	if !exists("pod", "a.x") {
+		t.Fatal("removed at its threshold, not after it")
+	}
+	clk.Add(time.Nanosecond)
+	if exists("pod", "a.x") {
+		t.Fatal("still there past its threshold with no subscription")
+	}
+	if !exists("kept", "b.x") {
+		t.Fatal("a consumer without InactiveThreshold was removed")
+	}
+	// The message the removed consumer held goes to the next one at once, not after its AckWait.
+	n, _ := sub("next", "a.>", 0)
+	defer n.Close()
+	got, err = n.Fetch(ctx, 1)
+	if err != nil || len(got) != 1 || string(got[0].Message().Data) != "held" {
+		t.Fatalf("the held message after the removal: %v %v", got, err)
+	}
+}
+
 // TestMemoryPublishDeadDedupsBySeq: the same work message dead-lettered twice (its ack failed after
 // the dead letter was stored) is stored once within the window, as on NATS; another message with
 // the same ID is its own dead letter.

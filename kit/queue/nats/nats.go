@@ -200,8 +200,10 @@ func (d *Driver) Subscribe(ctx context.Context, c queue.ConsumerConfig) (queue.S
 		// only strand a message in the stream.
 		MaxDeliver:    -1,
 		MaxAckPending: c.MaxAckPending,
-		Replicas:      0, // inherit the stream's
-		Metadata:      map[string]string{metaDeadLetter: c.DeadLetter},
+		// The server removes the consumer after this long without a pull (0: never).
+		InactiveThreshold: c.InactiveThreshold,
+		Replicas:          0, // inherit the stream's
+		Metadata:          map[string]string{metaDeadLetter: c.DeadLetter},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %q on stream %s: %w", c.Name, d.cfg.Stream, d.mapErr(err, c.Subject))

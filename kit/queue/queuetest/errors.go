@@ -32,6 +32,7 @@ func (s *suite) testBadOptions(t *testing.T) {
 		{"DeadLetterSubject", "c", subject, ok, []queue.ConsumeOption{queue.DeadLetterSubject("dead.*")}},
 		{"DeadLetterSubject", "c", space + ".>", ok, []queue.ConsumeOption{queue.DeadLetterSubject(space + ".dead")}},
 		{"Timeout", "c", subject, ok, []queue.ConsumeOption{queue.Timeout(-time.Second)}},
+		{"InactiveThreshold", "c", subject, ok, []queue.ConsumeOption{queue.InactiveThreshold(500 * time.Millisecond)}},
 		{"name", "bad name", subject, ok, nil},
 		{"name", "a.b", subject, ok, nil},
 		{"name", "", subject, ok, nil},

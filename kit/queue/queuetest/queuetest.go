@@ -23,6 +23,8 @@
 //   - A delivery not acked, nak'd or extended within AckWait is delivered again with its delivery
 //     count incremented; Nak(delay) delivers again no sooner than delay; Ack returns once the
 //     backend will not deliver the message again.
+//   - A consumer given InactiveThreshold is removed once it has had no subscription for that
+//     long; one without it stays.
 //   - Fetch takes only as many messages as asked for, so a stopped consumer leaves the messages it
 //     did not start to the next one, undelivered.
 //   - Dead letters keep the original ID, data and headers, are listed oldest first, and can be
@@ -57,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Concurrency", s.testConcurrency)
 	t.Run("CompetingConsumers", s.testCompeting)
 	t.Run("Conflict", s.testConflict)
+	t.Run("InactiveThreshold", s.testInactive)
 	t.Run("ConsumerDeleted", s.testConsumerDeleted)
 	t.Run("Retry", s.testRetry)
 	t.Run("RetryAfter", s.testRetryAfter)

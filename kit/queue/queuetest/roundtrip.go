@@ -190,6 +190,42 @@ func (s *suite) testConflict(t *testing.T) {
 	consume(t, q, "third", space+".b.>", func(context.Context, *queue.Message) error { return nil })
 }
 
+// testInactive: a consumer with InactiveThreshold is removed by the backend once nothing consumes
+// from it; the overlap conflict shows whether a consumer still exists.
+func (s *suite) testInactive(t *testing.T) {
+	t.Parallel()
+	q, space := s.queue(t)
+	nop := func(context.Context, *queue.Message) error { return nil }
+	pod := consume(t, q, "pod-a", space+".announce.x", nop, queue.InactiveThreshold(time.Second))
+	kept := consume(t, q, "kept", space+".work.x", nop)
+	if err := subscribeOnce(q, "pod-b", space+".announce.x"); !errors.Is(err, queue.ErrConflict) {
+		t.Fatalf("while pod-a runs, an overlapping consumer: %v, want ErrConflict", err)
+	}
+	if err := pod.stop(t); err != nil {
+		t.Fatalf("pod-a: %v", err)
+	}
+	if err := kept.stop(t); err != nil {
+		t.Fatalf("kept: %v", err)
+	}
+	stopped := time.Now()
+	eventually(t, "the removal of pod-a, inactive for 1s", func() bool {
+		return subscribeOnce(q, "pod-b", space+".announce.x") == nil
+	})
+	if waited := time.Since(stopped); waited < time.Second {
+		t.Errorf("pod-a was removed %s after it stopped, before its InactiveThreshold of 1s", waited)
+	}
+	if err := subscribeOnce(q, "other", space+".work.x"); !errors.Is(err, queue.ErrConflict) {
+		t.Errorf("the consumer without InactiveThreshold is gone: an overlapping consumer got %v, want ErrConflict", err)
+	}
+}
+
+// subscribeOnce runs Consume until it is subscribed, then stops it, and returns its error.
+func subscribeOnce(q *queue.Queue, name, subject string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	return q.Consume(ctx, name, subject, func(context.Context, *queue.Message) error { return nil }, queue.Ready(cancel))
+}
+
 func (s *suite) testPurge(t *testing.T) {
 	t.Parallel()
 	q, space := s.queue(t)
