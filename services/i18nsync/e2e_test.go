@@ -76,22 +76,31 @@ func TestEndToEnd(t *testing.T) {
 				}
 				defer store.Close()
 			}
-			set, _ := i18n.NewSet(language.English)
-			tr := i18n.NewTranslator(set)
-			f := txsync.NewFollower(tr, store, txsync.FollowerOptions{Subject: sp.subject("updated"), Domain: "web", Logger: quiet()})
-			followCtx, stopFollow := context.WithCancel(ctx)
-			followed := make(chan error, 1)
-			ready := make(chan struct{})
-			go func() {
-				followed <- f.Run(followCtx, events, "web-1", queue.Ready(func() { close(ready) }))
-			}()
-			defer func() {
-				stopFollow()
-				if err := <-followed; err != nil {
-					t.Errorf("follower: %v", err)
+			// Two replicas of the other service, each with its own consumer on the limits stream
+			// (every consumer gets every announcement), removed by the server once the replica is
+			// gone (InactiveThreshold): both must serve each new version.
+			follow := func(name string) (*i18n.Translator, *txsync.Follower, func()) {
+				set, _ := i18n.NewSet(language.English)
+				tr := i18n.NewTranslator(set)
+				f := txsync.NewFollower(tr, store, txsync.FollowerOptions{Subject: sp.subject("updated"), Domain: "web", Logger: quiet()})
+				followCtx, stopFollow := context.WithCancel(ctx)
+				followed := make(chan error, 1)
+				ready := make(chan struct{})
+				go func() {
+					followed <- f.Run(followCtx, events, name, queue.InactiveThreshold(time.Hour), queue.Ready(func() { close(ready) }))
+				}()
+				<-ready
+				return tr, f, func() {
+					stopFollow()
+					if err := <-followed; err != nil {
+						t.Errorf("follower %s: %v", name, err)
+					}
 				}
-			}()
-			<-ready
+			}
+			tr, f, stop1 := follow("web-1")
+			defer stop1()
+			tr2, f2, stop2 := follow("web-2")
+			defer stop2()
 			if got := tr.Locale("de").T("Hello"); got != "Hello" {
 				t.Fatalf("before any sync: %q", got)
 			}
@@ -108,7 +117,11 @@ func TestEndToEnd(t *testing.T) {
 			}
 			publish(txsync.Request{Reason: "e2e"})
 			eventually(t, "de served", 20*time.Second, func() bool { return tr.Locale("de").T("Hello") == "Hallo" })
+			eventually(t, "de served by the second replica", 20*time.Second, func() bool { return tr2.Locale("de").T("Hello") == "Hallo" })
 			v1 := f.Version()
+			if f2.Version() != v1 {
+				t.Errorf("replicas on versions %q and %q", v1, f2.Version())
+			}
 			if got := tr.Locale("fr").T("Hello"); got != "Bonjour" {
 				t.Errorf("fr: %q", got)
 			}
@@ -128,6 +141,7 @@ func TestEndToEnd(t *testing.T) {
 			tx.SetTranslation(web, "de", po("de", "Servus"), txtest.Stats{Total: 1, Translated: 1})
 			publish(txsync.Request{Resources: []string{"shop.web"}, Reason: "e2e again"})
 			eventually(t, "the new de served", 20*time.Second, func() bool { return tr.Locale("de").T("Hello") == "Servus" })
+			eventually(t, "the new de served by the second replica", 20*time.Second, func() bool { return tr2.Locale("de").T("Hello") == "Servus" })
 			if v2 := f.Version(); v2 <= v1 {
 				t.Fatalf("version %q after %q", v2, v1)
 			}

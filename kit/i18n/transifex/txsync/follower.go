@@ -59,7 +59,8 @@ type FollowerOptions struct {
 //
 //	f := txsync.NewFollower(tr, store, txsync.FollowerOptions{Domain: "web"})
 //	_ = f.LoadCurrent(ctx)                        // start on the current version, if any
-//	go f.Run(ctx, events, "web-"+podName)         // one consumer per instance
+//	go f.Run(ctx, events, "web-"+podName,          // one consumer per instance, removed
+//		queue.InactiveThreshold(time.Hour))         // by the server once the pod is gone
 type Follower struct {
 	tr     *i18n.Translator
 	store  *storage.Storage
