@@ -238,16 +238,26 @@ func (h *signedHandler) put(w http.ResponseWriter, r *http.Request, name, signed
 // served (404, 500), the answer drops the Content-Encoding, Cache-Control and
 // Content-Disposition the caller set for the content.
 func (s *Storage) ServeObject(w http.ResponseWriter, r *http.Request, name string) {
-	hdr := w.Header()
-	hdr.Set("X-Content-Type-Options", "nosniff")
 	a, err := s.Stat(r.Context(), name)
 	if err != nil {
+		hdr := w.Header()
+		hdr.Set("X-Content-Type-Options", "nosniff")
 		for _, k := range []string{"Content-Encoding", "Cache-Control", "Content-Disposition", "ETag", "Last-Modified"} {
 			hdr.Del(k)
 		}
 		s.httpError(w, r, "get", name, err)
 		return
 	}
+	s.ServeObjectAttrs(w, r, name, a)
+}
+
+// ServeObjectAttrs is ServeObject for a caller that has just read name's attributes with Stat:
+// it saves the second look-up (a HEAD request on s3://). a must be what Stat returned for name;
+// if the object changed since, the range reads fail and the answer is cut short, as when it
+// changes during ServeObject.
+func (s *Storage) ServeObjectAttrs(w http.ResponseWriter, r *http.Request, name string, a *Attrs) {
+	hdr := w.Header()
+	hdr.Set("X-Content-Type-Options", "nosniff")
 	if a.ETag != "" {
 		hdr.Set("ETag", a.ETag)
 	}

@@ -1,6 +1,7 @@
 package static
 
 import (
+	"errors"
 	"mime"
 	"net/http"
 	"path"
@@ -76,16 +77,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Disposition", "inline")
 	accept := r.Header.Get("Accept-Encoding")
 	stored, remembered := h.stored(r, name, hashed)
-	for _, enc := range stored {
-		if !accepts(accept, enc) {
+	for _, v := range stored {
+		if !accepts(accept, v.token) {
 			continue
 		}
 		for _, e := range encodings {
-			if e.token != enc {
+			if e.token != v.token {
 				continue
 			}
+			a := v.attrs
 			if remembered {
-				if _, err := h.s.Stat(r.Context(), name+e.suffix); err != nil {
+				var err error
+				if a, err = h.s.Stat(r.Context(), name+e.suffix); err != nil {
 					// Deleted since it was remembered (or unreadable): forget, try the next
 					// encoding, then the identity file.
 					h.variants.Delete(name)
@@ -101,35 +104,44 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if ct != "" {
 				hdr.Set("Content-Type", ct)
 			}
-			hdr.Set("Content-Encoding", enc)
-			h.s.ServeObject(w, r, name+e.suffix)
+			hdr.Set("Content-Encoding", v.token)
+			h.s.ServeObjectAttrs(w, r, name+e.suffix, a)
 			return
 		}
 	}
 	h.s.ServeObject(w, r, name)
 }
 
+// variant is an encoding stored beside a file, with its attributes when just looked up.
+type variant struct {
+	token string
+	attrs *storage.Attrs // nil when remembered
+}
+
 // stored returns the encodings with a variant stored beside name, best first, and whether the
 // answer was remembered rather than looked up now. For hashed names, whose files never change,
-// the answer is remembered, and a remembered variant is checked again before it is served.
-func (h *handler) stored(r *http.Request, name string, hashed bool) (encs []string, remembered bool) {
+// the answer is remembered (without attributes), and a remembered variant is checked again
+// before it is served.
+func (h *handler) stored(r *http.Request, name string, hashed bool) (found []variant, remembered bool) {
 	if hashed {
 		if v, ok := h.variants.Load(name); ok {
-			return v.([]string), true
+			return v.([]variant), true
 		}
 	}
-	var found []string
+	var tokens []variant
 	for _, e := range encodings {
-		ok, err := h.s.Exists(r.Context(), name+e.suffix)
+		a, err := h.s.Stat(r.Context(), name+e.suffix)
+		if errors.Is(err, storage.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return nil, false // serve the identity encoding; nothing remembered
 		}
-		if ok {
-			found = append(found, e.token)
-		}
+		found = append(found, variant{e.token, a})
+		tokens = append(tokens, variant{token: e.token})
 	}
 	if hashed {
-		h.variants.Store(name, found)
+		h.variants.Store(name, tokens)
 	}
 	return found, false
 }
