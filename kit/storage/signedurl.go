@@ -254,8 +254,12 @@ func (s *Storage) ServeObject(w http.ResponseWriter, r *http.Request, name strin
 // ServeObjectAttrs is ServeObject for a caller that has just read name's attributes with Stat:
 // it saves the second look-up (a HEAD request on s3://). a must be what Stat returned for name;
 // if the object changed since, the range reads fail and the answer is cut short, as when it
-// changes during ServeObject.
+// changes during ServeObject. A nil a is ServeObject.
 func (s *Storage) ServeObjectAttrs(w http.ResponseWriter, r *http.Request, name string, a *Attrs) {
+	if a == nil {
+		s.ServeObject(w, r, name)
+		return
+	}
 	hdr := w.Header()
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	if a.ETag != "" {
