@@ -130,7 +130,10 @@ func Timeout(d time.Duration) ConsumeOption {
 // per pod reading announcements from a fan-out stream: without it every pod that ever ran leaves a
 // consumer behind, and on a NATS stream with interest retention each one keeps messages stored.
 // Leave it off a work queue's consumer: its messages stay in the stream when it is removed, but
-// their delivery counts go with it. d is at least one second.
+// their delivery counts go with it. d is at least one second; make it well above the longest
+// handler run, since a consumer whose handlers are all busy asks the backend for nothing. Once
+// removed, a consumer's custom [DeadLetterSubject] is forgotten: DeadLetters by its name looks
+// at the default subject.
 func InactiveThreshold(d time.Duration) ConsumeOption {
 	return func(c *consumeConfig) {
 		if d < time.Second {

@@ -107,6 +107,7 @@ func (d *memory) lock(ctx context.Context) error {
 		d.mu.Unlock()
 		return ErrClosed
 	}
+	d.reapInactive()
 	return nil
 }
 
@@ -135,7 +136,6 @@ func (d *memory) Subscribe(ctx context.Context, c ConsumerConfig) (Subscription,
 		return nil, err
 	}
 	defer d.mu.Unlock()
-	d.reapInactive()
 	for name, other := range d.consumers {
 		if name != c.Name && subjectsOverlap(other.subject, c.Subject) {
 			return nil, fmt.Errorf("%w: subject %q overlaps consumer %q's %q; each message goes to one consumer",
@@ -325,7 +325,8 @@ func (s *memSub) Fetch(ctx context.Context, max int) ([]Delivery, error) {
 			return nil, err
 		}
 		c, ok := s.d.consumers[s.name]
-		if !ok {
+		if !ok || c != s.c {
+			// Deleted (and perhaps created again, which this subscription is not counted in).
 			s.d.mu.Unlock()
 			return nil, fmt.Errorf("%w: consumer %q was deleted", ErrNotFound, s.name)
 		}

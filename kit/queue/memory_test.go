@@ -118,12 +118,18 @@ func TestMemoryInactiveThreshold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a2, _ := sub("pod", "a.>", 10*time.Second)
+	a2, err := sub("pod", "a.>", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, err := a1.Fetch(ctx, 1)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("fetch: %v %v", got, err)
 	}
-	k, _ := sub("kept", "b.>", 0)
+	k, err := sub("kept", "b.>", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	k.Close()
 
 	a1.Close()
@@ -137,11 +143,32 @@ func TestMemoryInactiveThreshold(t *testing.T) {
 		t.Fatal("removed at its threshold, not after it")
 	}
 	clk.Add(time.Nanosecond)
+	// Every operation sees it gone, not only the next Subscribe.
+	if err := d.DeleteConsumer(ctx, "pod"); !errors.Is(err, queue.ErrNotFound) {
+		t.Fatalf("DeleteConsumer past the threshold: %v, want ErrNotFound", err)
+	}
 	if exists("pod", "a.x") {
 		t.Fatal("still there past its threshold with no subscription")
 	}
 	if !exists("kept", "b.x") {
 		t.Fatal("a consumer without InactiveThreshold was removed")
+	}
+	// A subscription that outlived its consumer does not read from one created again under the
+	// same name (it is not counted there, so it must not keep it alive).
+	old, err := sub("again", "c.>", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteConsumer(ctx, "again"); err != nil {
+		t.Fatal(err)
+	}
+	renewed, err := sub("again", "c.>", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer renewed.Close()
+	if _, err := old.Fetch(ctx, 1); !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("Fetch on a subscription to a deleted consumer re-created since: %v, want ErrNotFound", err)
 	}
 	// The message the removed consumer held goes to the next one at once, not after its AckWait.
 	n, _ := sub("next", "a.>", 0)

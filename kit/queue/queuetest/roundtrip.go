@@ -201,13 +201,13 @@ func (s *suite) testInactive(t *testing.T) {
 	if err := subscribeOnce(q, "pod-b", space+".announce.x"); !errors.Is(err, queue.ErrConflict) {
 		t.Fatalf("while pod-a runs, an overlapping consumer: %v, want ErrConflict", err)
 	}
+	stopped := time.Now() // before pod-a stops, so the wait measured below is never too long
 	if err := pod.stop(t); err != nil {
 		t.Fatalf("pod-a: %v", err)
 	}
 	if err := kept.stop(t); err != nil {
 		t.Fatalf("kept: %v", err)
 	}
-	stopped := time.Now()
 	eventually(t, "the removal of pod-a, inactive for 1s", func() bool {
 		return subscribeOnce(q, "pod-b", space+".announce.x") == nil
 	})
