@@ -21,8 +21,8 @@ test: services
 ## HTTP load test (bench/load.sh: wrk, installed from Debian's packages when missing).
 ## BENCH_COUNT rounds (default 10), each a fresh process running every benchmark once, so kit
 ## and its peer alternate and a slow spell of the machine lands on both (`go test -count N`
-## would run all N samples of one library before the next). BENCH=regexp picks benchmarks;
-## the raw lines go to stdout and to bench/bench.txt, for benchstat -col /lib (see docs).
+## would run all N samples of one library before the next). BENCH=regexp picks benchmarks and
+## skips the load test. The raw lines go to stdout and to bench/bench.txt, for benchstat -col /lib.
 bench: services
 	@set -o pipefail; set -a; source .kit/test.env; set +a; \
 	cd bench && go test -c -o $(BIN)/bench.test . && : > bench.txt && \
@@ -30,7 +30,7 @@ bench: services
 		$(BIN)/bench.test -test.run '^$$' -test.bench "$${BENCH:-.}" -test.benchmem -test.count 1 \
 			-test.timeout 60m | tee -a bench.txt || exit 1; \
 	done && \
-	./load.sh
+	if [ -z "$${BENCH:-}" ]; then ./load.sh; fi
 
 ## lint: gofmt, go vet and staticcheck over every module
 lint: $(BIN)/staticcheck

@@ -89,7 +89,11 @@ func TestEndToEnd(t *testing.T) {
 				go func() {
 					followed <- f.Run(followCtx, events, name, queue.InactiveThreshold(time.Hour), queue.Ready(func() { close(ready) }))
 				}()
-				<-ready
+				select {
+				case <-ready:
+				case err := <-followed:
+					t.Fatalf("follower %s stopped before it was ready: %v", name, err)
+				}
 				return tr, f, func() {
 					stopFollow()
 					if err := <-followed; err != nil {
