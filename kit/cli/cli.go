@@ -12,7 +12,8 @@
 //		os.Exit(cli.Execute(root))
 //	}
 //
-// Exit codes: 0 success, 1 failure, 2 usage error, 3 "migrate check" found pending migrations.
+// Exit codes: 0 success, 1 failure, 2 usage error, 3 "migrate check" or "check" found pending
+// migrations.
 package cli
 
 import (
@@ -92,7 +93,8 @@ func New(opts ...Option) *cobra.Command {
 	pf.StringVar(&a.logFormat, "log-format", envOr("KIT_LOG_FORMAT", "text"), "log format: text or json (env KIT_LOG_FORMAT)")
 	// Check the logging flags before any command runs, so a typo fails every command alike.
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { _, err := a.logger(io.Discard); return err }
-	root.AddCommand(a.migrateCommand(), a.cacheCommand(), a.i18nCommand(), a.storageCommand(), a.mailCommand(), a.versionCommand())
+	root.AddCommand(a.migrateCommand(), a.cacheCommand(), a.i18nCommand(), a.storageCommand(), a.mailCommand(),
+		a.checkCommand(), a.versionCommand())
 	return root
 }
 
@@ -120,6 +122,10 @@ func StorageCommand(opts ...Option) *cobra.Command { return newApp(opts).storage
 
 // MailCommand returns the "mail" group alone, for a service that builds its own root.
 func MailCommand(opts ...Option) *cobra.Command { return newApp(opts).mailCommand() }
+
+// CheckCommand returns the "check" command alone, for a service that builds its own root (its
+// embedded migrations included, given WithMigrationsFS).
+func CheckCommand(opts ...Option) *cobra.Command { return newApp(opts).checkCommand() }
 
 // Main runs kitctl with the process's arguments and returns the exit code.
 func Main(opts ...Option) int { return Execute(New(opts...)) }

@@ -1,0 +1,136 @@
+package cli_test
+
+import (
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stackkit/stackkit/internal/testenv"
+	"github.com/stackkit/stackkit/kit/cli"
+)
+
+// line returns the report line of check name, failing the test when there is none.
+func line(t *testing.T, out, name string) string {
+	t.Helper()
+	for l := range strings.SplitSeq(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == name {
+			return l
+		}
+	}
+	t.Fatalf("no %q line in:\n%s", name, out)
+	return ""
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestCheckEveryBackend: kitctl check against the real servers, each backend configured one way
+// or another (flag or environment), then with migrations pending and applied.
+func TestCheckEveryBackend(t *testing.T) {
+	dir := t.TempDir()
+	migrations := filepath.Join(dir, "migrations")
+	writeFiles(t, migrations, map[string]string{
+		"0001_a.up.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);", "0001_a.down.sql": "DROP TABLE a;",
+	})
+	dbURL := "sqlite://" + filepath.ToSlash(filepath.Join(dir, "app.db"))
+	t.Setenv("KIT_CACHE_URL", testenv.Get(t, "KIT_TEST_REDIS_URL")+"?prefix=kitctl-check")
+	t.Setenv("KIT_QUEUE_URL", testenv.Get(t, "KIT_TEST_NATS_URL"))
+	t.Setenv("KIT_MAIL_URL", "smtp://"+testenv.Get(t, "KIT_TEST_SMTP_ADDR")+"?starttls=off")
+	args := []string{"check", "--database-url", dbURL, "--migrations", migrations,
+		"--storage-url", "file://" + filepath.ToSlash(filepath.Join(dir, "media"))}
+
+	r := kitctl(t, args)
+	if r.code != cli.ExitPending {
+		t.Fatalf("with a migration pending: exit %d, want %d\n%s%s", r.code, cli.ExitPending, r.stdout, r.stderr)
+	}
+	if l := line(t, r.stdout, "migrations"); !strings.Contains(l, "PENDING") || !strings.Contains(l, "0001_a") {
+		t.Errorf("migrations line: %q, want PENDING naming 0001_a", l)
+	}
+	for _, name := range []string{"database", "cache", "queue", "storage", "mail"} {
+		if l := line(t, r.stdout, name); !regexp.MustCompile(`\sok \(`).MatchString(l) {
+			t.Errorf("%s: %q, want ok", name, l)
+		}
+	}
+
+	if r := kitctl(t, []string{"migrate", "up", "--database-url", dbURL, "--migrations", migrations}); r.code != 0 {
+		t.Fatalf("migrate up: %+v", r)
+	}
+	r = kitctl(t, args)
+	if r.code != 0 || !strings.Contains(line(t, r.stdout, "migrations"), "ok") {
+		t.Fatalf("after migrate up: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestCheckFailures: unreachable servers and bad options fail their own line, with the reason,
+// secrets hidden, within the timeout; unconfigured backends are skipped.
+func TestCheckFailures(t *testing.T) {
+	for _, env := range []string{"KIT_DATABASE_URL", "KIT_CACHE_URL", "KIT_QUEUE_URL", "KIT_STORAGE_URL", "KIT_MAIL_URL", "KIT_MIGRATIONS_DIR"} {
+		t.Setenv(env, "")
+	}
+	down := closedPort(t)
+	r := kitctl(t, []string{"check", "--timeout", "5s",
+		"--database-url", "postgres://app:pgsecret1@" + down + "/app",
+		"--cache-url", "redis://:redissecret2@" + down + "/0",
+		"--mail-url", "smtp://u:mailsecret3@127.0.0.1:1025?starttls=sometimes",
+	})
+	if r.code != cli.ExitFailure {
+		t.Fatalf("exit %d, want %d\n%s%s", r.code, cli.ExitFailure, r.stdout, r.stderr)
+	}
+	for _, secret := range []string{"pgsecret1", "redissecret2", "mailsecret3"} {
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("output shows the secret %q:\n%s%s", secret, r.stdout, r.stderr)
+		}
+	}
+	if l := line(t, r.stdout, "database"); !strings.Contains(l, "FAILED") || !strings.Contains(l, "connect") {
+		t.Errorf("database: %q, want FAILED with the connection error", l)
+	}
+	if l := line(t, r.stdout, "cache"); !strings.Contains(l, "FAILED") || !strings.Contains(l, "refused") {
+		t.Errorf("cache: %q, want FAILED with the connection error", l)
+	}
+	if l := line(t, r.stdout, "mail"); !strings.Contains(l, "FAILED") || !strings.Contains(l, `"starttls"`) {
+		t.Errorf("mail: %q, want FAILED naming the bad option", l)
+	}
+	for _, name := range []string{"queue", "storage"} {
+		if l := line(t, r.stdout, name); !strings.Contains(l, "skipped") || !strings.Contains(l, "not configured") {
+			t.Errorf("%s: %q, want skipped as not configured", name, l)
+		}
+	}
+	if !strings.Contains(r.stderr, "3 check(s) failed") {
+		t.Errorf("stderr %q, want the count of failed checks", r.stderr)
+	}
+
+	if r := kitctl(t, []string{"check", "--timeout", "0s"}); r.code != cli.ExitUsage {
+		t.Errorf("--timeout 0s: exit %d, want %d", r.code, cli.ExitUsage)
+	}
+}
+
+// TestCheckAllDefaults: --all checks the local defaults of backends configured nowhere.
+func TestCheckAllDefaults(t *testing.T) {
+	for _, env := range []string{"KIT_DATABASE_URL", "KIT_CACHE_URL", "KIT_QUEUE_URL", "KIT_STORAGE_URL", "KIT_MAIL_URL", "KIT_MIGRATIONS_DIR"} {
+		t.Setenv(env, "")
+	}
+	t.Chdir(t.TempDir()) // the defaults live under ./.kit
+	r := kitctl(t, []string{"check", "--all"})
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for name, url := range map[string]string{"database": "sqlite://", "cache": "memory://", "queue": "nats+embedded://", "storage": "file://", "mail": "console://"} {
+		if l := line(t, r.stdout, name); !strings.Contains(l, url) || !strings.Contains(l, " ok ") {
+			t.Errorf("%s: %q, want ok on %s", name, l, url)
+		}
+	}
+	if l := line(t, r.stdout, "migrations"); !strings.Contains(l, "skipped") {
+		t.Errorf("migrations without ./migrations: %q, want skipped", l)
+	}
+}
