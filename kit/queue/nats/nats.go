@@ -87,6 +87,16 @@ func openNATS(ctx context.Context, u *url.URL, opts *registry.Options) (queue.Dr
 	if err := r.err(); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		// natsgo.Connect takes no context: the caller's deadline caps each dial's connect_timeout.
+		connOpts = append(connOpts, func(o *natsgo.Options) error {
+			o.Timeout = max(min(o.Timeout, time.Until(dl)), time.Millisecond)
+			return nil
+		})
+	}
 	nc, err := natsgo.Connect(strings.Join(servers, ","), connOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)

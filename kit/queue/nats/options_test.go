@@ -225,3 +225,25 @@ func TestStreamSettings(t *testing.T) {
 		t.Errorf("Consume outside the stream: %v", err)
 	}
 }
+
+// TestOpenHonoursDeadline: natsgo.Connect takes no context, so Open caps connect_timeout (5s
+// by default) by the context's deadline: a server that accepts and never answers fails Open
+// at the deadline.
+func TestOpenHonoursDeadline(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0") // never accepted: the handshake completes, then silence
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	q, err := queue.Open(ctx, "nats://"+l.Addr().String())
+	if err == nil {
+		q.Close()
+		t.Fatal("Open of a silent server succeeded")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Open took %s with a 300ms deadline (connect_timeout is 5s)", took)
+	}
+}
