@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -105,11 +107,15 @@ validates its URL and options — and asked whether it is ready (a ping, a probe
 binary's embedded ones, or ./migrations when it exists) must all be applied.
 
 A backend configured nowhere is skipped, unless --all checks its local default too (which may
-create it: the SQLite file, the media directory, the embedded NATS store).
+create it: the SQLite file, the media directory, the embedded NATS store). Each backend is
+opened as the service opens it: the queue's streams are created when missing, with the URL's
+settings.
 
-Exit 0 when every check passed, 1 when one failed, 3 when the only problem is pending
-migrations. Secrets in URLs and errors are never printed.`,
-		Args: noArgs,
+Exit 0 when every check passed, 1 when one failed or nothing was configured, 3 when the only
+problem is pending migrations. Secrets in URLs and errors are never printed.`,
+		Args:          noArgs,
+		SilenceErrors: true, // as on kitctl's root, when a service mounts it as its own root
+		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if timeout <= 0 {
 				return usagef("--timeout must be positive, got %s", timeout)
@@ -117,6 +123,9 @@ migrations. Secrets in URLs and errors are never printed.`,
 			logger, err := a.logger(cmd.ErrOrStderr())
 			if err != nil {
 				return err
+			}
+			if mf.dir != "" && checks[0].set == "" && envOr(checks[0].env, "") == "" && !all {
+				return usagef("--migrations needs a database: set --database-url or KIT_DATABASE_URL")
 			}
 			rows := make([][]checkResult, len(checks))
 			var wg sync.WaitGroup
@@ -136,19 +145,29 @@ migrations. Secrets in URLs and errors are never printed.`,
 					ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 					defer cancel()
 					start := time.Now()
-					r, more := c.run(ctx, u, logger)
-					r.name, r.where, r.elapsed = c.name, registry.Redact(u), time.Since(start)
-					if r.detail != "" {
-						r.detail = scrubText(r.detail, u)
+					// A client library that ignores the context (or a dial it cannot cancel)
+					// must not hold the command past --timeout: wait for the check or the
+					// deadline, whichever comes first.
+					done := make(chan []checkResult, 1)
+					go func() {
+						r, more := c.run(ctx, u, logger)
+						done <- append([]checkResult{r}, more...)
+					}()
+					var rs []checkResult
+					select {
+					case rs = <-done:
+					case <-ctx.Done():
+						rs = []checkResult{{state: stateFailed, detail: fmt.Sprintf("no answer within %s", timeout)}}
 					}
-					for j := range more {
-						more[j].detail = scrubText(more[j].detail, u)
+					rs[0].name, rs[0].where, rs[0].elapsed = c.name, registry.Redact(u), time.Since(start)
+					for j := range rs {
+						rs[j].detail = scrubText(rs[j].detail, u)
 					}
-					rows[i] = append([]checkResult{r}, more...)
+					rows[i] = rs
 				})
 			}
 			wg.Wait()
-			failed, pending := 0, 0
+			failed, pending, checked := 0, 0, 0
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			for _, rs := range rows {
 				for _, r := range rs {
@@ -157,6 +176,9 @@ migrations. Secrets in URLs and errors are never printed.`,
 						failed++
 					case statePending:
 						pending++
+					}
+					if r.state != stateSkipped {
+						checked++
 					}
 					result := r.state
 					if r.elapsed > 0 {
@@ -174,6 +196,9 @@ migrations. Secrets in URLs and errors are never printed.`,
 			switch {
 			case failed > 0:
 				return fmt.Errorf("%d check(s) failed", failed)
+			case checked == 0:
+				// A deploy whose variables are all misspelled must not pass.
+				return errors.New("nothing to check: no backend is configured (set the flags or KIT_*_URL, or use --all)")
 			case pending > 0:
 				return exitError{code: ExitPending, err: errors.New("migrations are pending")}
 			}
@@ -224,7 +249,8 @@ func (a *app) checkDatabase(ctx context.Context, rawURL string, logger *slog.Log
 	ok := checkResult{state: stateOK}
 	fsys, where, err := a.source(mf)
 	if err != nil {
-		if mf.dir == "" && envOr("KIT_MIGRATIONS_DIR", "") == "" && len(a.goMigrations) == 0 {
+		_, statErr := os.Stat("./migrations")
+		if mf.dir == "" && envOr("KIT_MIGRATIONS_DIR", "") == "" && errors.Is(statErr, fs.ErrNotExist) {
 			return ok, []checkResult{{name: "migrations", where: "none (no ./migrations)", state: stateSkipped}}
 		}
 		return ok, []checkResult{{name: "migrations", where: "-", state: stateFailed, detail: err.Error()}}

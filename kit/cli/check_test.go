@@ -1,11 +1,18 @@
 package cli_test
 
 import (
+	"context"
+	"errors"
 	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stackkit/stackkit/kit/queue"
+	natsq "github.com/stackkit/stackkit/kit/queue/nats"
 
 	"github.com/stackkit/stackkit/internal/testenv"
 	"github.com/stackkit/stackkit/kit/cli"
@@ -45,7 +52,11 @@ func TestCheckEveryBackend(t *testing.T) {
 	})
 	dbURL := "sqlite://" + filepath.ToSlash(filepath.Join(dir, "app.db"))
 	t.Setenv("KIT_CACHE_URL", testenv.Get(t, "KIT_TEST_REDIS_URL")+"?prefix=kitctl-check")
-	t.Setenv("KIT_QUEUE_URL", testenv.Get(t, "KIT_TEST_NATS_URL"))
+	// A stream of the test's own, in memory, deleted after: opening the queue creates its streams.
+	stream := "KITCTL_CHECK_" + strings.ToUpper(uniquePrefix()[7:])
+	qURL := testenv.Get(t, "KIT_TEST_NATS_URL") + "?stream=" + stream + "&subjects=" + strings.ToLower(stream) + ".>&storage=memory"
+	t.Setenv("KIT_QUEUE_URL", qURL)
+	t.Cleanup(func() { deleteStreams(t, qURL, stream, stream+"_DEAD") })
 	t.Setenv("KIT_MAIL_URL", "smtp://"+testenv.Get(t, "KIT_TEST_SMTP_ADDR")+"?starttls=off")
 	args := []string{"check", "--database-url", dbURL, "--migrations", migrations,
 		"--storage-url", "file://" + filepath.ToSlash(filepath.Join(dir, "media"))}
@@ -113,6 +124,51 @@ func TestCheckFailures(t *testing.T) {
 	if r := kitctl(t, []string{"check", "--timeout", "0s"}); r.code != cli.ExitUsage {
 		t.Errorf("--timeout 0s: exit %d, want %d", r.code, cli.ExitUsage)
 	}
+	if r := kitctl(t, []string{"check", "--migrations", t.TempDir()}); r.code != cli.ExitUsage {
+		t.Errorf("--migrations without a database: exit %d, want %d", r.code, cli.ExitUsage)
+	}
+	// A misspelled deployment (nothing configured) must not pass.
+	if r := kitctl(t, []string{"check"}); r.code != cli.ExitFailure || !strings.Contains(r.stderr, "nothing to check") {
+		t.Errorf("nothing configured: exit %d, %q; want 1 saying nothing was checked", r.code, r.stderr)
+	}
+	// An explicit migrations directory that is not there fails; only a missing ./migrations is "none".
+	dbURL := "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "app.db"))
+	r = kitctl(t, []string{"check", "--database-url", dbURL, "--migrations", filepath.Join(t.TempDir(), "nope")})
+	if r.code != cli.ExitFailure || !strings.Contains(line(t, r.stdout, "migrations"), "FAILED") {
+		t.Errorf("missing --migrations: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// TestCheckTimeout: a server that accepts the connection and never answers fails its check at
+// --timeout, for clients that take a context and for NATS's, which does not.
+func TestCheckTimeout(t *testing.T) {
+	for _, env := range []string{"KIT_DATABASE_URL", "KIT_CACHE_URL", "KIT_QUEUE_URL", "KIT_STORAGE_URL", "KIT_MAIL_URL", "KIT_MIGRATIONS_DIR"} {
+		t.Setenv(env, "")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0") // never accepted: the handshake completes, then silence
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	silent := l.Addr().String()
+	start := time.Now()
+	r := kitctl(t, []string{"check", "--timeout", "300ms",
+		"--queue-url", "nats://" + silent, "--cache-url", "redis://" + silent + "/0",
+		"--mail-url", "smtp://" + silent + "?starttls=off"})
+	took := time.Since(start)
+	if r.code != cli.ExitFailure {
+		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, name := range []string{"queue", "cache", "mail"} {
+		if l := line(t, r.stdout, name); !strings.Contains(l, "FAILED") {
+			t.Errorf("%s: %q, want FAILED", name, l)
+		}
+	}
+	// The three run at once, each bounded by 300ms; 3s leaves room for a loaded machine while
+	// NATS's own 5s connect timeout would exceed it.
+	if took > 3*time.Second {
+		t.Errorf("check took %s with --timeout 300ms", took)
+	}
 }
 
 // TestCheckAllDefaults: --all checks the local defaults of backends configured nowhere.
@@ -132,5 +188,22 @@ func TestCheckAllDefaults(t *testing.T) {
 	}
 	if l := line(t, r.stdout, "migrations"); !strings.Contains(l, "skipped") {
 		t.Errorf("migrations without ./migrations: %q, want skipped", l)
+	}
+}
+
+// deleteStreams deletes the test's streams from the NATS server of qURL.
+func deleteStreams(t *testing.T, qURL string, streams ...string) {
+	ctx := context.Background()
+	q, err := queue.Open(ctx, qURL)
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	defer q.Close()
+	js := q.Driver().(*natsq.Driver).JetStream()
+	for _, s := range streams {
+		if err := js.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Errorf("delete stream %s: %v", s, err)
+		}
 	}
 }
