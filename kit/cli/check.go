@@ -68,33 +68,17 @@ func (a *app) checkCommand() *cobra.Command {
 	checks[0].run = func(ctx context.Context, u string, l *slog.Logger) (checkResult, []checkResult) {
 		return a.checkDatabase(ctx, u, l, &mf)
 	}
-	checks[1].run = openAndCheck(func(ctx context.Context, u string, l *slog.Logger) (func(context.Context) error, func() error, error) {
-		c, err := cache.Open(ctx, u, cache.WithLogger(l))
-		if err != nil {
-			return nil, nil, err
-		}
-		return c.Check(), c.Close, nil
+	checks[1].run = openAndCheck(func(ctx context.Context, u string, l *slog.Logger) (*cache.Cache, error) {
+		return cache.Open(ctx, u, cache.WithLogger(l))
 	})
-	checks[2].run = openAndCheck(func(ctx context.Context, u string, l *slog.Logger) (func(context.Context) error, func() error, error) {
-		q, err := queue.Open(ctx, u, queue.WithLogger(l))
-		if err != nil {
-			return nil, nil, err
-		}
-		return q.Check(), q.Close, nil
+	checks[2].run = openAndCheck(func(ctx context.Context, u string, l *slog.Logger) (*queue.Queue, error) {
+		return queue.Open(ctx, u, queue.WithLogger(l))
 	})
-	checks[3].run = openAndCheck(func(ctx context.Context, u string, l *slog.Logger) (func(context.Context) error, func() error, error) {
-		s, err := storage.Open(ctx, u, storage.WithLogger(l))
-		if err != nil {
-			return nil, nil, err
-		}
-		return s.Check(), s.Close, nil
+	checks[3].run = openAndCheck(func(ctx context.Context, u string, l *slog.Logger) (*storage.Storage, error) {
+		return storage.Open(ctx, u, storage.WithLogger(l))
 	})
-	checks[4].run = openAndCheck(func(ctx context.Context, u string, l *slog.Logger) (func(context.Context) error, func() error, error) {
-		m, err := mail.Open(ctx, u, mail.WithLogger(l))
-		if err != nil {
-			return nil, nil, err
-		}
-		return m.Check(), m.Close, nil
+	checks[4].run = openAndCheck(func(ctx context.Context, u string, l *slog.Logger) (*mail.Mailer, error) {
+		return mail.Open(ctx, u, mail.WithLogger(l))
 	})
 
 	cmd := &cobra.Command{
@@ -216,15 +200,21 @@ problem is pending migrations. Secrets in URLs and errors are never printed.`,
 	return cmd
 }
 
+// checkable is a backend's portable type: a readiness check and Close.
+type checkable interface {
+	Check() func(context.Context) error
+	Close() error
+}
+
 // openAndCheck makes a check of a backend that opens, answers its readiness check and closes.
-func openAndCheck(open func(ctx context.Context, rawURL string, l *slog.Logger) (check func(context.Context) error, closeFn func() error, err error)) func(context.Context, string, *slog.Logger) (checkResult, []checkResult) {
+func openAndCheck[T checkable](open func(ctx context.Context, rawURL string, l *slog.Logger) (T, error)) func(context.Context, string, *slog.Logger) (checkResult, []checkResult) {
 	return func(ctx context.Context, rawURL string, l *slog.Logger) (checkResult, []checkResult) {
-		check, closeFn, err := open(ctx, rawURL, l)
+		b, err := open(ctx, rawURL, l)
 		if err != nil {
 			return failedResult("open", err), nil
 		}
-		defer func() { _ = closeFn() }()
-		if err := check(ctx); err != nil {
+		defer func() { _ = b.Close() }()
+		if err := b.Check()(ctx); err != nil {
 			return failedResult("check", err), nil
 		}
 		return checkResult{state: stateOK}, nil
