@@ -81,6 +81,22 @@ func TestCheckEveryBackend(t *testing.T) {
 	if r.code != 0 || !strings.Contains(line(t, r.stdout, "migrations"), "ok") {
 		t.Fatalf("after migrate up: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+
+	// S3 storage on the S3-compatible server: a bucket that exists answers; one that does not
+	// fails its line; the secret key shows in neither.
+	e := s3TestEnv(t)
+	r = kitctl(t, []string{"check", "--storage-url", e.url(t, "")})
+	if l := line(t, r.stdout, "storage"); r.code != 0 || !strings.Contains(l, " ok ") {
+		t.Errorf("s3 storage: exit %d, %q", r.code, l)
+	}
+	missing := strings.Replace(e.url(t, ""), "s3://"+kitctlBucket+"/", "s3://kitctl-no-such-bucket/", 1)
+	r = kitctl(t, []string{"check", "--storage-url", missing})
+	if l := line(t, r.stdout, "storage"); r.code != cli.ExitFailure || !strings.Contains(l, "FAILED") {
+		t.Errorf("s3 storage, no such bucket: exit %d, %q", r.code, l)
+	}
+	if strings.Contains(r.stdout+r.stderr, e.secret) {
+		t.Errorf("output shows the S3 secret key:\n%s%s", r.stdout, r.stderr)
+	}
 }
 
 // TestCheckFailures: unreachable servers and bad options fail their own line, with the reason,
