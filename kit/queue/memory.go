@@ -286,12 +286,11 @@ func (d *memory) DeleteDead(ctx context.Context, seq uint64) (bool, error) {
 }
 
 func (d *memory) Ping(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return ErrClosed
+	if err := d.lock(ctx); err != nil {
+		return err
 	}
-	return ctx.Err()
+	d.mu.Unlock()
+	return nil
 }
 
 func (d *memory) Close() error {
@@ -406,14 +405,10 @@ func (x *memDelivery) Message() *Message { return x.m }
 // Ack removes the message, as JetStream acknowledges by stream sequence: even a delivery that
 // expired and went to another subscription removes it.
 func (x *memDelivery) Ack(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := x.d.lock(ctx); err != nil {
 		return err
 	}
-	x.d.mu.Lock()
 	defer x.d.mu.Unlock()
-	if x.d.closed {
-		return ErrClosed
-	}
 	for i, mm := range x.d.msgs {
 		if mm == x.mm {
 			x.d.msgs = append(x.d.msgs[:i], x.d.msgs[i+1:]...)
@@ -424,14 +419,10 @@ func (x *memDelivery) Ack(ctx context.Context) error {
 }
 
 func (x *memDelivery) Nak(ctx context.Context, delay time.Duration) error {
-	if err := ctx.Err(); err != nil {
+	if err := x.d.lock(ctx); err != nil {
 		return err
 	}
-	x.d.mu.Lock()
 	defer x.d.mu.Unlock()
-	if x.d.closed {
-		return ErrClosed
-	}
 	if x.mm.token == x.token && x.mm.owner != "" {
 		x.mm.owner = ""
 		x.mm.available = time.Now().Add(delay)
@@ -441,14 +432,10 @@ func (x *memDelivery) Nak(ctx context.Context, delay time.Duration) error {
 }
 
 func (x *memDelivery) InProgress(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := x.d.lock(ctx); err != nil {
 		return err
 	}
-	x.d.mu.Lock()
 	defer x.d.mu.Unlock()
-	if x.d.closed {
-		return ErrClosed
-	}
 	if x.mm.token == x.token && x.mm.owner != "" {
 		if c, ok := x.d.consumers[x.mm.owner]; ok {
 			x.mm.deadline = time.Now().Add(c.ackWait)
