@@ -159,34 +159,28 @@ func parseGoFormatIndexed(s string) ([]formatArg, bool, error) {
 			}
 			return nil
 		}
-		if err := index(); err != nil {
-			return nil, false, err
-		}
-		// width
-		if i < len(s) && s[i] == '*' {
-			args = append(args, formatArg{strconv.Itoa(argNum + 1), 'd'})
-			argNum++
-			i++
-		} else {
+		// number reads a width or precision: '*' takes an int argument, else digits.
+		number := func() {
+			if i < len(s) && s[i] == '*' {
+				args = append(args, formatArg{strconv.Itoa(argNum + 1), 'd'})
+				argNum++
+				i++
+				return
+			}
 			for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 				i++
 			}
 		}
-		// precision
+		if err := index(); err != nil {
+			return nil, false, err
+		}
+		number() // width
 		if i < len(s) && s[i] == '.' {
 			i++
 			if err := index(); err != nil {
 				return nil, false, err
 			}
-			if i < len(s) && s[i] == '*' {
-				args = append(args, formatArg{strconv.Itoa(argNum + 1), 'd'})
-				argNum++
-				i++
-			} else {
-				for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-					i++
-				}
-			}
+			number() // precision
 		}
 		if err := index(); err != nil {
 			return nil, false, err
