@@ -67,13 +67,7 @@ func (s LanguageStats) Percent(mode string) float64 {
 
 // Project fetches a project by ID ("o:org:p:proj").
 func (c *Client) Project(ctx context.Context, id string) (*Project, error) {
-	ctx, cancel := c.withOperation(ctx, "fetching project "+id)
-	defer cancel()
-	doc, _, err := c.document(ctx, http.MethodGet, c.endpoint("/projects/"+url.PathEscape(id), nil), nil, http.StatusOK)
-	if err != nil {
-		return nil, err
-	}
-	o, err := doc.one("projects")
+	o, err := c.fetch(ctx, "project", "projects", id)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +83,18 @@ func (c *Client) Project(ctx context.Context, id string) (*Project, error) {
 		return nil, fmt.Errorf("transifex: project %s names no source language", id)
 	}
 	return p, nil
+}
+
+// fetch GETs the object id of collection ("projects", "resources"), as one operation named
+// after what ("fetching project o:org:p:proj").
+func (c *Client) fetch(ctx context.Context, what, collection, id string) (*Object, error) {
+	ctx, cancel := c.withOperation(ctx, "fetching "+what+" "+id)
+	defer cancel()
+	doc, _, err := c.document(ctx, http.MethodGet, c.endpoint("/"+collection+"/"+url.PathEscape(id), nil), nil, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	return doc.one(collection)
 }
 
 type resourceAttributes struct {
@@ -112,13 +118,7 @@ func resourceFrom(o *Object) (*Resource, error) {
 // Resource fetches a resource by ID ("o:org:p:proj:r:res"); errors.Is(err, ErrNotFound) when
 // it does not exist.
 func (c *Client) Resource(ctx context.Context, id string) (*Resource, error) {
-	ctx, cancel := c.withOperation(ctx, "fetching resource "+id)
-	defer cancel()
-	doc, _, err := c.document(ctx, http.MethodGet, c.endpoint("/resources/"+url.PathEscape(id), nil), nil, http.StatusOK)
-	if err != nil {
-		return nil, err
-	}
-	o, err := doc.one("resources")
+	o, err := c.fetch(ctx, "resource", "resources", id)
 	if err != nil {
 		return nil, err
 	}
