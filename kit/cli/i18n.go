@@ -182,11 +182,7 @@ Any error fails the command (exit 1), naming file:line; a .po with errors leaves
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "LANGUAGE\tDOMAIN\tTRANSLATED\tFUZZY\tUNTRANSLATED\tOBSOLETE\tDONE")
 			for _, p := range pos {
-				data, err := os.ReadFile(p.path)
-				if err != nil {
-					return err
-				}
-				f, err := i18n.ParsePOBytes(data, p.path)
+				f, err := readPO(p.path)
 				if err != nil {
 					return err
 				}
@@ -233,15 +229,20 @@ func findPO(dir, domain string) ([]poFile, error) {
 	return out, nil
 }
 
+// readPO reads and parses the PO file at path; errors name it (with the line, for bad syntax).
+func readPO(path string) (*i18n.POFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return i18n.ParsePOBytes(data, path)
+}
+
 func moPath(po string) string { return strings.TrimSuffix(po, ".po") + ".mo" }
 
 // compilePO compiles one .po into the .mo beside it; it returns the number of messages.
 func compilePO(path string) (int, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	f, err := i18n.ParsePOBytes(data, path)
+	f, err := readPO(path)
 	if err != nil {
 		return 0, err
 	}
