@@ -26,7 +26,29 @@ var (
 	// ErrInvalidOption is wrapped by errors about a bad consume option or URL option; the error
 	// names the option. It is registry.ErrInvalidOption, so either sentinel matches.
 	ErrInvalidOption = registry.ErrInvalidOption
+	// ErrUnavailable marks a handler error caused by what the handler talks to (a mail server
+	// that refuses connections, an API answering 503), not by the message. Make one with
+	// [Unavailable]: the consumer pauses instead of spending the message's deliveries.
+	ErrUnavailable = errors.New("queue: downstream unavailable")
 )
+
+// Unavailable marks err as an outage of the handler's downstream, not a failure of the message.
+// Returned by a handler, it pauses the consumer: it stops fetching, hands the message back
+// without counting the attempt toward MaxDeliveries, probes the downstream (see [Probe]) with a
+// backoff, and resumes once it answers. A message is never dead-lettered on an Unavailable
+// error. errors.Is(Unavailable(err), ErrUnavailable) and errors.Is(Unavailable(err), err) both
+// hold. Unavailable(nil) is nil.
+func Unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &unavailableError{err: err}
+}
+
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string   { return e.err.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
 
 // Permanent marks err as permanent: returned by a handler, it sends the message straight to the
 // dead letters, with err's text as the reason. errors.Is(Permanent(err), ErrPermanent) and
