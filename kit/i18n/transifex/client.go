@@ -254,8 +254,12 @@ func (c *Client) endpoint(path string, q url.Values) *url.URL {
 // request of every goroutine waits until the Retry-After instant (see hold), the throttled one
 // included. Other failures are retried after a capped, jittered backoff.
 func (c *Client) call(ctx context.Context, method string, u *url.URL, body []byte) (*response, error) {
+	return c.callN(ctx, method, u, body, c.attempts)
+}
+
+func (c *Client) callN(ctx context.Context, method string, u *url.URL, body []byte, attempts int) (*response, error) {
 	var lastErr error
-	for attempt := 0; attempt < c.attempts; attempt++ {
+	for attempt := 0; attempt < attempts; attempt++ {
 		if attempt > 0 && !errors.Is(lastErr, ErrThrottled) {
 			wait := c.retry.Delay(attempt - 1)
 			var ae *APIError
@@ -301,6 +305,22 @@ func (c *Client) call(ctx context.Context, method string, u *url.URL, body []byt
 		}
 	}
 	return nil, lastErr
+}
+
+// Ping asks the API once whether it serves the token: one GET of the project ("o:org:p:proj"),
+// without retries, through the rate limiter. It is the cheap authenticated request a consumer
+// probes an outage with. It returns nil when the API answered 200; an *APIError for another
+// answer (ErrUnauthorized, ErrNotFound, ...; ErrThrottled for 429 and ErrUnavailable for 502, 503
+// and 504); an error matching ErrUnavailable when the API cannot be reached; and, while a 429
+// holds the client, ErrThrottled at once, without a request.
+func (c *Client) Ping(ctx context.Context, projectID string) error {
+	if until := c.ThrottledUntil(); !until.IsZero() {
+		return fmt.Errorf("%w: every request is held until %s by a 429", ErrThrottled, until.UTC().Format(time.RFC3339))
+	}
+	ctx, cancel := c.withOperation(ctx, "pinging the API")
+	defer cancel()
+	_, err := c.callN(ctx, http.MethodGet, c.endpoint("/projects/"+url.PathEscape(projectID), nil), nil, 1)
+	return err
 }
 
 // hold is the client-wide stop a 429 puts on every request until its Retry-After instant.

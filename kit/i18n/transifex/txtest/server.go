@@ -278,6 +278,14 @@ func (s *Server) Inject(f Fault) {
 	s.faults = append(s.faults, &f)
 }
 
+// ClearFaults removes every injected fault (those injected with Times -1 included): the outage
+// is over.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // FailJob makes the jobs (downloads and uploads) of a resource in a language end "failed" with
 // errs; language "" is the source upload.
 func (s *Server) FailJob(resourceID, language string, errs ...ErrorObject) {
