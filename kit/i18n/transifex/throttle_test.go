@@ -165,6 +165,7 @@ func checkHolds(t *testing.T, form string, reqs []txtest.Request) {
 	for _, r := range reqs {
 		perKind[kindOf(r)]++
 	}
+	inside := 0
 	for _, h := range th {
 		until := holdUntil(t, h)
 		next := time.Time{}
@@ -173,6 +174,7 @@ func checkHolds(t *testing.T, form string, reqs []txtest.Request) {
 				continue
 			}
 			if r.At.Before(until) {
+				inside++
 				t.Errorf("%s %s arrived %s after the 429 on %s %s, inside its %s hold (Retry-After %q)",
 					r.Method, r.Path, r.At.Sub(h.At).Round(time.Millisecond), h.Method, h.Path,
 					until.Sub(h.At).Round(time.Millisecond), h.RetryAfter)
@@ -187,8 +189,8 @@ func checkHolds(t *testing.T, form string, reqs []txtest.Request) {
 		t.Logf("429 (%s form) on %s %s: Retry-After %q = hold %s; next request of any kind %s later",
 			form, h.Method, h.Path, h.RetryAfter, until.Sub(h.At).Round(time.Millisecond), next.Sub(h.At).Round(time.Millisecond))
 	}
-	t.Logf("load: 5 goroutines of 5 request kinds, one client at 10 req/s; fault: %d 429s (%s form); requests: %d answered, %d 429; per kind %v",
-		len(th), form, len(reqs), len(th), perKind)
+	t.Logf("load: 5 goroutines of 5 request kinds, one client at 10 req/s; fault: %d 429s (%s form); requests: %d answered, %d 429, %d arrived inside a hold; per kind %v",
+		len(th), form, len(reqs), len(th), inside, perKind)
 }
 
 func TestThrottleHoldsEveryRequestRetryAfterSeconds(t *testing.T) {
