@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -37,6 +38,10 @@ const (
 	DefaultAttempts = 6
 	// DefaultMaxFileSize bounds a downloaded file.
 	DefaultMaxFileSize = 64 << 20
+	// DefaultMaxRetryAfter caps the hold a 429's Retry-After puts on the client: a server asking
+	// for an hour (or a date far off, from a skewed clock) holds every request for this long, then
+	// one request tries again and learns the rest.
+	DefaultMaxRetryAfter = 10 * time.Minute
 )
 
 // DefaultRetryBackoff is the wait between retries of a 5xx or a 429 without Retry-After.
@@ -57,6 +62,8 @@ type Client struct {
 	api         *http.Client
 	files       *http.Client
 	limiter     *rate.Limiter
+	hold        hold
+	maxHold     time.Duration
 	clock       Clock
 	retry       Backoff
 	attempts    int
@@ -110,6 +117,10 @@ func WithRateLimit(r rate.Limit, burst int) Option {
 // WithLimiter shares one limiter between clients (several workers on one IP address).
 func WithLimiter(l *rate.Limiter) Option { return func(c *Client) { c.limiter = l } }
 
+// WithMaxRetryAfter caps how long a 429's Retry-After holds the client (default
+// DefaultMaxRetryAfter); a longer Retry-After holds it this long.
+func WithMaxRetryAfter(d time.Duration) Option { return func(c *Client) { c.maxHold = d } }
+
 // WithClock sets the time source of every wait (tests use txtest.Clock).
 func WithClock(clk Clock) Option { return func(c *Client) { c.clock = clk } }
 
@@ -143,6 +154,7 @@ func New(token string, opts ...Option) (*Client, error) {
 		api:         &http.Client{Timeout: DefaultRequestTimeout},
 		files:       &http.Client{Timeout: DefaultRequestTimeout},
 		limiter:     rate.NewLimiter(DefaultRate, DefaultBurst),
+		maxHold:     DefaultMaxRetryAfter,
 		clock:       realClock{},
 		retry:       DefaultRetryBackoff,
 		attempts:    DefaultAttempts,
@@ -168,6 +180,9 @@ func New(token string, opts ...Option) (*Client, error) {
 	}
 	if c.attempts < 1 {
 		c.attempts = 1
+	}
+	if c.maxHold <= 0 {
+		c.maxHold = DefaultMaxRetryAfter
 	}
 	// API responses are handled as they come: a 303 from a job is a result, not something to
 	// follow with the token attached.
@@ -232,20 +247,27 @@ func (c *Client) endpoint(path string, q url.Values) *url.URL {
 	return &u
 }
 
-// call sends one API request, retrying 429 (after Retry-After, or a backoff) and 502/503/504
-// and connection failures (after a capped, jittered backoff), and returns a 2xx or 3xx response;
-// any other status is an *APIError built from the error document.
+// call sends one API request, retrying 429 and 502/503/504 and connection failures, and returns
+// a 2xx or 3xx response; any other status is an *APIError built from the error document.
+//
+// A 429 holds the whole client, not the one request: the rate limit is the token's, so every
+// request of every goroutine waits until the Retry-After instant (see hold), the throttled one
+// included. Other failures are retried after a capped, jittered backoff.
 func (c *Client) call(ctx context.Context, method string, u *url.URL, body []byte) (*response, error) {
+	return c.callN(ctx, method, u, body, c.attempts)
+}
+
+func (c *Client) callN(ctx context.Context, method string, u *url.URL, body []byte, attempts int) (*response, error) {
 	var lastErr error
-	for attempt := 0; attempt < c.attempts; attempt++ {
-		if attempt > 0 {
+	for attempt := 0; attempt < attempts; attempt++ {
+		if attempt > 0 && !errors.Is(lastErr, ErrThrottled) {
 			wait := c.retry.Delay(attempt - 1)
 			var ae *APIError
 			if errors.As(lastErr, &ae) && ae.RetryAfter > 0 {
-				wait = ae.RetryAfter
+				wait = min(ae.RetryAfter, c.maxHold)
 			}
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "transifex: retrying", slog.String("method", method), slog.String("path", u.Path),
-				slog.Int("attempt", attempt+1), slog.Duration("wait", wait), slog.String("error", lastErr.Error()))
+				slog.Int("attempt", attempt+1), slog.String("wait", wait.String()), slog.String("error", lastErr.Error()))
 			if err := c.sleep(ctx, wait, fmt.Sprintf("a retry of %s %s would wait %s", method, u.Path, wait.Round(time.Millisecond))); err != nil {
 				if errors.Is(err, ErrTimeout) {
 					return nil, fmt.Errorf("%w; %w", lastErr, err)
@@ -253,7 +275,10 @@ func (c *Client) call(ctx context.Context, method string, u *url.URL, body []byt
 				return nil, err
 			}
 		}
-		if err := c.wait(ctx); err != nil {
+		if err := c.admit(ctx); err != nil {
+			if lastErr != nil && errors.Is(err, ErrTimeout) {
+				return nil, fmt.Errorf("%w; %w", lastErr, err)
+			}
 			return nil, err
 		}
 		resp, err := c.roundTrip(ctx, method, u, body)
@@ -267,8 +292,12 @@ func (c *Client) call(ctx context.Context, method string, u *url.URL, body []byt
 		switch {
 		case resp.status >= 200 && resp.status < 400:
 			return resp, nil
-		case resp.status == http.StatusTooManyRequests || resp.status == http.StatusBadGateway ||
-			resp.status == http.StatusServiceUnavailable || resp.status == http.StatusGatewayTimeout:
+		case resp.status == http.StatusTooManyRequests:
+			ae := c.apiError(method, u, resp)
+			c.throttle(ctx, ae, resp.header.Get("Retry-After"), attempt)
+			lastErr = ae
+			continue
+		case resp.status == http.StatusBadGateway || resp.status == http.StatusServiceUnavailable || resp.status == http.StatusGatewayTimeout:
 			lastErr = c.apiError(method, u, resp)
 			continue
 		default:
@@ -276,6 +305,104 @@ func (c *Client) call(ctx context.Context, method string, u *url.URL, body []byt
 		}
 	}
 	return nil, lastErr
+}
+
+// Ping asks the API once whether it serves the token: one GET of the project ("o:org:p:proj"),
+// without retries, through the rate limiter. It is the cheap authenticated request a consumer
+// probes an outage with. It returns nil when the API answered 200; an *APIError for another
+// answer (ErrUnauthorized, ErrNotFound, ...; ErrThrottled for 429 and ErrUnavailable for 502, 503
+// and 504); an error matching ErrUnavailable when the API cannot be reached; and, while a 429
+// holds the client, ErrThrottled at once, without a request.
+func (c *Client) Ping(ctx context.Context, projectID string) error {
+	if until := c.ThrottledUntil(); !until.IsZero() {
+		return fmt.Errorf("%w: every request is held until %s by a 429", ErrThrottled, until.UTC().Format(time.RFC3339))
+	}
+	ctx, cancel := c.withOperation(ctx, "pinging the API")
+	defer cancel()
+	_, err := c.callN(ctx, http.MethodGet, c.endpoint("/projects/"+url.PathEscape(projectID), nil), nil, 1)
+	return err
+}
+
+// hold is the client-wide stop a 429 puts on every request until its Retry-After instant.
+type hold struct {
+	mu    sync.Mutex
+	until time.Time
+	cause *APIError // the 429 that set until
+}
+
+// ThrottledUntil returns the instant a 429 holds every request of the client until, and the zero
+// time when no request is held. A probe can answer "still throttled" from it without a request.
+func (c *Client) ThrottledUntil() time.Time {
+	c.hold.mu.Lock()
+	defer c.hold.mu.Unlock()
+	if c.hold.until.After(c.clock.Now()) {
+		return c.hold.until
+	}
+	return time.Time{}
+}
+
+// throttle holds every request of the client after a 429: until the Retry-After instant (an HTTP
+// date as given, delta-seconds from now), or for the retry backoff when the header is missing or
+// unreadable, never longer than the cap. A hold only ever moves later.
+func (c *Client) throttle(ctx context.Context, ae *APIError, header string, attempt int) {
+	now := c.clock.Now()
+	d, from := ae.RetryAfter, "retry-after"
+	if d <= 0 {
+		d, from = c.retry.Delay(attempt), "backoff"
+	}
+	if d > c.maxHold {
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "transifex: retry-after capped", slog.String("retry_after", header),
+			slog.String("wait", d.String()), slog.String("max", c.maxHold.String()))
+		d = c.maxHold
+	}
+	until := now.Add(d)
+	c.hold.mu.Lock()
+	if until.After(c.hold.until) {
+		c.hold.until, c.hold.cause = until, ae
+	}
+	c.hold.mu.Unlock()
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "transifex: throttled, holding every request", slog.String("method", ae.Method),
+		slog.String("path", ae.Path), slog.String("wait", d.String()), slog.String("from", from),
+		slog.String("until", until.UTC().Format(time.RFC3339Nano)))
+}
+
+// admit lets a request go: after any hold, with a token from the shared rate limiter, and with
+// no hold set meanwhile (a 429 may arrive while it waited for the limiter).
+func (c *Client) admit(ctx context.Context) error {
+	for {
+		if err := c.awaitHold(ctx); err != nil {
+			return err
+		}
+		if err := c.wait(ctx); err != nil {
+			return err
+		}
+		c.hold.mu.Lock()
+		held := c.hold.until.After(c.clock.Now())
+		c.hold.mu.Unlock()
+		if !held {
+			return nil
+		}
+	}
+}
+
+// awaitHold waits out the client's hold; a hold past the caller's deadline fails at once with
+// ErrThrottled and ErrTimeout.
+func (c *Client) awaitHold(ctx context.Context) error {
+	c.hold.mu.Lock()
+	until, cause := c.hold.until, c.hold.cause
+	c.hold.mu.Unlock()
+	d := until.Sub(c.clock.Now())
+	if d <= 0 {
+		return nil
+	}
+	why := fmt.Sprintf("every request is held %s, until %s, by a 429 on %s %s", d.Round(time.Millisecond),
+		until.UTC().Format(time.RFC3339), cause.Method, cause.Path)
+	err := c.sleep(ctx, d, why)
+	var te *timeoutError
+	if errors.As(err, &te) {
+		te.throttled = true
+	}
+	return err
 }
 
 // wait takes a token from the shared rate limiter, on the client's clock.
@@ -312,18 +439,19 @@ func (c *Client) roundTrip(ctx context.Context, method string, u *url.URL, body 
 	start := c.clock.Now()
 	res, err := c.api.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("transifex: %s %s: %w", method, u.Path, unwrapURLError(err))
+		// Refused, reset, timed out, TLS: the API cannot be reached, which is an outage.
+		return nil, fmt.Errorf("transifex: %s %s: %w (%w)", method, u.Path, unwrapURLError(err), ErrUnavailable)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxAPIBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("transifex: %s %s: reading the response: %w", method, u.Path, err)
+		return nil, fmt.Errorf("transifex: %s %s: reading the response: %w (%w)", method, u.Path, err, ErrUnavailable)
 	}
 	if len(data) > maxAPIBody {
 		return nil, fmt.Errorf("transifex: %s %s: response larger than %d bytes", method, u.Path, maxAPIBody)
 	}
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "transifex: request", slog.String("method", method), slog.String("path", u.Path),
-		slog.Int("status", res.StatusCode), slog.Duration("duration", c.clock.Now().Sub(start)))
+		slog.Int("status", res.StatusCode), slog.String("duration", c.clock.Now().Sub(start).String()))
 	return &response{status: res.StatusCode, header: res.Header, body: data, url: u}, nil
 }
 

@@ -91,6 +91,13 @@ func (c *Client) sleep(ctx context.Context, d time.Duration, why string) error {
 			return &timeoutError{msg: fmt.Sprintf("transifex: %s did not finish within %s (%s)", dl.what, dl.d, why)}
 		}
 	}
+	// The caller's own deadline, in real time: a wait that would outlive it fails now, not when
+	// the context ends.
+	if dl, ok := ctx.Deadline(); ok && d > 0 {
+		if left := time.Until(dl); d > left {
+			return &timeoutError{msg: fmt.Sprintf("transifex: the context's deadline is %s away, and %s", left.Round(time.Millisecond), why)}
+		}
+	}
 	if err := c.clock.Sleep(ctx, d); err != nil {
 		return ctxError(ctx, err)
 	}

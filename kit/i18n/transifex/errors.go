@@ -17,10 +17,11 @@ var (
 	ErrForbidden = errors.New("transifex: forbidden")
 	// ErrNotFound: no such organization, project, resource, language or job (404).
 	ErrNotFound = errors.New("transifex: not found")
-	// ErrThrottled: still throttled (429) after the retries, or the wait asked for would pass the
-	// operation's deadline.
+	// ErrThrottled: still throttled (429) after the retries, or the client is held by a 429 past
+	// the operation's or the context's deadline.
 	ErrThrottled = errors.New("transifex: throttled")
-	// ErrUnavailable: 502, 503 or 504 after the retries.
+	// ErrUnavailable: the API could not be reached (connection refused or reset, a timeout, a TLS
+	// failure) or answered 502, 503 or 504, after the retries.
 	ErrUnavailable = errors.New("transifex: service unavailable")
 	// ErrJobFailed: an asynchronous upload or download job ended with status "failed".
 	ErrJobFailed = errors.New("transifex: job failed")
@@ -139,12 +140,16 @@ func (e *JobError) Error() string {
 // Is reports ErrJobFailed.
 func (e *JobError) Is(target error) bool { return target == ErrJobFailed }
 
-// timeoutError is ErrTimeout that also matches context.DeadlineExceeded.
-type timeoutError struct{ msg string }
+// timeoutError is ErrTimeout that also matches context.DeadlineExceeded, and ErrThrottled when
+// the wait that would pass the deadline is a 429's hold.
+type timeoutError struct {
+	msg       string
+	throttled bool
+}
 
 func (e *timeoutError) Error() string { return e.msg }
 func (e *timeoutError) Is(target error) bool {
-	return target == ErrTimeout || target == contextDeadlineExceeded
+	return target == ErrTimeout || target == contextDeadlineExceeded || (e.throttled && target == ErrThrottled)
 }
 
 func configErrorf(format string, args ...any) error {

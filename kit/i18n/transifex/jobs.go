@@ -173,7 +173,7 @@ func (c *Client) fetchFile(ctx context.Context, u *url.URL, what string) ([]byte
 			if ctx.Err() != nil {
 				return nil, ctxError(ctx, ctx.Err())
 			}
-			lastErr = fmt.Errorf("transifex: %s: GET %s: %w", what, where, unwrapURLError(err))
+			lastErr = fmt.Errorf("transifex: %s: GET %s: %w (%w)", what, where, unwrapURLError(err), ErrUnavailable)
 			continue
 		}
 		data, rerr := io.ReadAll(io.LimitReader(res.Body, c.maxFileSize+1))

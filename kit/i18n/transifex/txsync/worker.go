@@ -170,8 +170,11 @@ func (w *Worker) Run(ctx context.Context) error {
 // Handle is the queue handler: it decodes the request, waits for its NotBefore, and answers it
 // with a sync (its own or one it joins). A malformed request, a resource the config lacks, a
 // refused token and other configuration problems are permanent (the request goes to the dead
-// letters at once); failed downloads, files Transifex serves broken, 5xx and timeouts are
-// retried on the consumer's backoff, then dead-lettered with the reason.
+// letters at once). Transifex being down — unreachable, 502/503/504, or throttling longer than
+// the sync may wait — is queue.Unavailable: the consumer pauses and probes (pass
+// queue.Probe(w.Probe)) and the request keeps its deliveries. Failed jobs, files Transifex serves
+// broken, other answers and timeouts are retried on the consumer's backoff, then dead-lettered
+// with the reason.
 func (w *Worker) Handle(ctx context.Context, m *queue.Message) error {
 	w.requests.Add(1)
 	req, err := DecodeRequest(m.Data)
@@ -249,6 +252,25 @@ func (e *PullError) permanent() bool {
 	return true
 }
 
+// outage reports whether a failure is Transifex being down: one file that could not be pulled
+// for that is enough, the others would not be pulled either.
+func (e *PullError) outage() bool {
+	for _, r := range e.Report.Failed() {
+		if outageError(r.Err) {
+			return true
+		}
+	}
+	return false
+}
+
+// outageError reports whether err means Transifex is not serving the worker, rather than that
+// the request failed: the API (or its file host) could not be reached — refused, reset, timed
+// out, TLS — or answered 502, 503 or 504, or throttles the token for longer than the handler may
+// wait (a 429 whose hold passes the operation's deadline, or 429s until the tries ran out).
+func outageError(err error) bool {
+	return errors.Is(err, transifex.ErrUnavailable) || errors.Is(err, transifex.ErrThrottled)
+}
+
 func permanentError(err error) bool {
 	for _, target := range []error{transifex.ErrUnauthorized, transifex.ErrForbidden, transifex.ErrNotFound, transifex.ErrConfig, ErrInvalidRequest} {
 		if errors.Is(err, target) {
@@ -258,19 +280,40 @@ func permanentError(err error) bool {
 	return false
 }
 
-// classify marks the errors retrying cannot fix as permanent.
+// classify marks the errors retrying cannot fix as permanent, and Transifex being down as
+// queue.Unavailable, so the consumer pauses instead of spending the request's deliveries.
 func classify(err error) error {
 	var pe *PullError
 	if errors.As(err, &pe) {
-		if pe.permanent() {
+		switch {
+		case pe.permanent():
 			return queue.Permanent(err)
+		case pe.outage():
+			return queue.Unavailable(err)
 		}
 		return err
 	}
-	if permanentError(err) {
+	switch {
+	case permanentError(err):
 		return queue.Permanent(err)
+	case outageError(err):
+		return queue.Unavailable(err)
 	}
 	return err
+}
+
+// Probe asks Transifex whether it serves the worker again: one authenticated GET of the first
+// project in .tx/config, without retries (transifex.Client.Ping). It is the probe for the
+// consumer's pause after Handle returned queue.Unavailable. It returns an error while Transifex
+// cannot be reached, answers 502, 503 or 504, or throttles the token (while a 429's hold lasts,
+// at once and without a request), and nil once it answers, whatever it says about the project:
+// a refused token or a missing project is for Handle to report, not a reason to stay paused.
+func (w *Worker) Probe(ctx context.Context) error {
+	err := w.client.Ping(ctx, w.cfg.Resources[0].ProjectID())
+	if err != nil && (outageError(err) || ctx.Err() != nil) {
+		return fmt.Errorf("txsync: transifex: %w", err)
+	}
+	return nil
 }
 
 // Stats are the worker's counters since it started.

@@ -60,6 +60,12 @@ type Request struct {
 	Authorization string
 	ContentType   string
 	Body          []byte
+	// At is when the request arrived, on the server's clock (WithNow).
+	At time.Time
+	// Status is the status the server answered, and RetryAfter the Retry-After header it sent
+	// (0 and "" while the request is being served).
+	Status     int
+	RetryAfter string
 }
 
 // Fault answers matching requests with a status instead of serving them.
@@ -69,6 +75,11 @@ type Fault struct {
 	Status int
 	// RetryAfter is the Retry-After header's value ("" for none): seconds or an HTTP date.
 	RetryAfter string
+	// RetryAt, when set, makes Retry-After the HTTP date of the moment the fault answers plus
+	// RetryAt, rounded up to the next whole second (an HTTP date has no finer resolution).
+	RetryAt time.Duration
+	// After lets this many matching requests through before the fault answers.
+	After int
 	// Times is how many matching requests it answers (0 means 1; -1 every one).
 	Times int
 	// Detail is the error document's detail (a default per status when empty).
@@ -144,6 +155,7 @@ type Server struct {
 	broken    map[jobKey]broken
 	requests  []Request
 	fileReqs  []Request
+	arrived   chan struct{} // closed and replaced on each API request
 }
 
 // Option configures a Server.
@@ -172,6 +184,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		failJobs:  map[jobKey][]ErrorObject{},
 		slowJobs:  map[jobKey]int{},
 		broken:    map[jobKey]broken{},
+		arrived:   make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -265,6 +278,14 @@ func (s *Server) Inject(f Fault) {
 	s.faults = append(s.faults, &f)
 }
 
+// ClearFaults removes every injected fault (those injected with Times -1 included): the outage
+// is over.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // FailJob makes the jobs (downloads and uploads) of a resource in a language end "failed" with
 // errs; language "" is the source upload.
 func (s *Server) FailJob(resourceID, language string, errs ...ErrorObject) {
@@ -308,6 +329,23 @@ func (s *Server) FileRequests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.fileReqs)
+}
+
+// WaitRequests blocks until n API requests have arrived, or until done is closed (then false).
+func (s *Server) WaitRequests(done <-chan struct{}, n int) bool {
+	for {
+		s.mu.Lock()
+		got, ch := len(s.requests), s.arrived
+		s.mu.Unlock()
+		if got >= n {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-done:
+			return false
+		}
+	}
 }
 
 // Count returns how many API requests had the method (or any, "") and a path with the prefix.
@@ -355,10 +393,25 @@ func writeError(w http.ResponseWriter, status int, detail string) {
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
 	s.mu.Lock()
+	at := s.now()
+	idx := len(s.requests)
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Authorization: r.Header.Get("Authorization"), ContentType: r.Header.Get("Content-Type"), Body: body})
+		Authorization: r.Header.Get("Authorization"), ContentType: r.Header.Get("Content-Type"), Body: body, At: at})
+	close(s.arrived)
+	s.arrived = make(chan struct{})
+	sw := &statusWriter{ResponseWriter: w}
+	w = sw
+	defer func() {
+		s.mu.Lock()
+		s.requests[idx].Status, s.requests[idx].RetryAfter = sw.status, sw.Header().Get("Retry-After")
+		s.mu.Unlock()
+	}()
 	for i, f := range s.faults {
 		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(r.URL.Path, f.Path) {
+			if f.After > 0 {
+				f.After--
+				continue
+			}
 			if f.Times > 0 {
 				f.Times--
 				if f.Times == 0 {
@@ -368,6 +421,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 			if f.RetryAfter != "" {
 				w.Header().Set("Retry-After", f.RetryAfter)
+			}
+			if f.RetryAt > 0 {
+				w.Header().Set("Retry-After", roundUpSecond(at.Add(f.RetryAt)).UTC().Format(http.TimeFormat))
 			}
 			if f.Status >= 500 && f.Status != 500 {
 				// Gateways answer 502/503/504 with their own page, not JSON:API.
@@ -418,6 +474,33 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusNotFound, "")
 	}
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func roundUpSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 func isJobKind(k string) bool {
