@@ -171,7 +171,7 @@ func (d *Driver) mapErr(err error, subject string) error {
 		// store, a deleted consumer) finds no one to answer.
 		return fmt.Errorf("%w: consumer gone or JetStream unavailable: %w", queue.ErrNotFound, err)
 	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, natsgo.ErrNoResponders):
-		return fmt.Errorf("no stream stores subject %q (stream %s stores %s; is JetStream up?): %w",
+		return fmt.Errorf("no stream stores subject %q (stream %s stores %s; is JetStream up, and has the stream a leader?): %w",
 			subject, d.cfg.Stream, strings.Join(d.cfg.Subjects, ", "), err)
 	case errors.Is(err, natsgo.ErrReconnectBufExceeded), errors.Is(err, natsgo.ErrDisconnected):
 		return fmt.Errorf("not connected to NATS (reconnecting): %w", err)
