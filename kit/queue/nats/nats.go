@@ -171,7 +171,7 @@ func (d *Driver) mapErr(err error, subject string) error {
 		// store, a deleted consumer) finds no one to answer.
 		return fmt.Errorf("%w: consumer gone or JetStream unavailable: %w", queue.ErrNotFound, err)
 	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, natsgo.ErrNoResponders):
-		return fmt.Errorf("no stream stores subject %q (stream %s stores %s; is JetStream up?): %w",
+		return fmt.Errorf("no stream stores subject %q (stream %s stores %s; is JetStream up, and has the stream a leader?): %w",
 			subject, d.cfg.Stream, strings.Join(d.cfg.Subjects, ", "), err)
 	case errors.Is(err, natsgo.ErrReconnectBufExceeded), errors.Is(err, natsgo.ErrDisconnected):
 		return fmt.Errorf("not connected to NATS (reconnecting): %w", err)
@@ -196,10 +196,17 @@ func (d *Driver) Subscribe(ctx context.Context, c queue.ConsumerConfig) (queue.S
 		return nil, fmt.Errorf("%w: subject: %q is not within stream %s's subjects (%s)",
 			queue.ErrInvalidOption, c.Subject, d.cfg.Stream, strings.Join(d.cfg.Subjects, ", "))
 	}
-	if err := d.ensureDeadSubject(ctx, c.DeadLetter); err != nil {
+	// ctx is the consumer's whole life (Consume passes its own): bound the API requests by the
+	// API timeout, or a request lost in a cluster's leader election would block until ctx ends.
+	dctx, cancel := d.apiContext(ctx)
+	err := d.ensureDeadSubject(dctx, c.DeadLetter)
+	cancel()
+	if err != nil {
 		return nil, err
 	}
-	cons, err := d.js.CreateOrUpdateConsumer(ctx, d.cfg.Stream, jetstream.ConsumerConfig{
+	cctx, cancel := d.apiContext(ctx)
+	defer cancel()
+	cons, err := d.js.CreateOrUpdateConsumer(cctx, d.cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       c.Name,
 		Description:   descDeadLetter + c.DeadLetter,
 		FilterSubject: c.Subject,
@@ -258,6 +265,12 @@ func (d *Driver) apiPrefix() string {
 		return p
 	}
 	return defaultAPIPrefix
+}
+
+// apiContext bounds one JetStream API call by the API timeout, even when ctx has a later deadline
+// (jetstream applies its default timeout only to a context without one).
+func (d *Driver) apiContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d.js.Options().DefaultTimeout)
 }
 
 func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {

@@ -55,7 +55,10 @@ func (s *subscription) Fetch(ctx context.Context, max int) ([]queue.Delivery, er
 		}
 		// A pull from a deleted consumer just expires on older servers (newer ones say 409
 		// Consumer Deleted): after a wait that found nothing, make sure it is still there.
-		if _, err := s.cons.Info(ctx); errors.Is(err, jetstream.ErrConsumerNotFound) {
+		ictx, cancel := s.d.apiContext(ctx)
+		_, err := s.cons.Info(ictx)
+		cancel()
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return nil, s.d.mapErr(err, "")
 		}
 		return nil, nil
