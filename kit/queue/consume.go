@@ -355,10 +355,10 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 			}()
 		}
 		if mode == modeTrial && len(ds) > 0 {
-			// (A trial that found nothing fetches again: the messages handed back may be
-			// waiting out their delay, and only a handled message decides the trial.)
 			// Wait for the trial's outcome: fetching more before it is known could spend the
-			// backlog on a downstream that answers probes but still fails sends.
+			// backlog on a downstream that answers probes but still fails. (A trial that found
+			// nothing fetches again: messages handed back may be waiting out their delay, and
+			// only a handled message decides.)
 			select {
 			case <-c.gate.trialDone():
 			case <-stop.Done():
@@ -396,7 +396,7 @@ func (c *consumer) process(d Delivery, fetched time.Time, gen uint64) {
 	// Deliveries an outage cost the message (see Unavailable) do not count.
 	deliveries := c.gate.deliveries(m)
 	if deliveries > c.cfg.maxDeliveries {
-		c.gate.handled(gen)
+		c.gate.undecided(gen) // the handler did not run: a trial needs another message
 		reason := fmt.Sprintf("delivered %d times, more than MaxDeliveries (%d): earlier attempts did not finish within AckWait", m.Delivery, c.cfg.maxDeliveries)
 		err := c.deadLetter(base, d, m, reason)
 		if err == nil {

@@ -72,11 +72,23 @@ type gate struct {
 	since   time.Time
 	probes  int           // consecutive probes that failed, for the backoff
 	trialed chan struct{} // closed when the trial's outcome is known
-	excused map[uint64]int
-	order   []uint64 // excused Seqs, oldest first, to forget the oldest past maxExcused
+	excused map[uint64]excuse
+	order   []excused // oldest first, to forget the oldest past maxExcused
+	added   uint64    // excuses recorded so far: tells a message's entry in order from a newer one
 }
 
-func newGate(c *consumer) *gate { return &gate{c: c, excused: map[uint64]int{}} }
+// excuse is what the gate remembers of a message: its deliveries the outages cost.
+type excuse struct {
+	n     int
+	added uint64
+}
+
+type excused struct {
+	seq   uint64
+	added uint64
+}
+
+func newGate(c *consumer) *gate { return &gate{c: c, excused: map[uint64]excuse{}} }
 
 // current returns the mode and generation deliveries fetched now belong to.
 func (g *gate) current() (pauseMode, uint64) {
@@ -134,6 +146,18 @@ func (g *gate) handled(gen uint64) {
 		return
 	}
 	g.resume()
+}
+
+// undecided records that a delivery of generation gen ended without telling whether the
+// downstream is back (its handler did not run): a trial of that generation takes another message.
+func (g *gate) undecided(gen uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if gen != g.gen || g.mode != modeTrial {
+		return
+	}
+	close(g.trialed)
+	g.trialed = make(chan struct{})
 }
 
 // resume returns to full concurrency; g.mu is held.
@@ -215,14 +239,21 @@ func (g *gate) excuse(seq uint64) {
 	if seq == 0 {
 		return
 	}
-	if _, ok := g.excused[seq]; !ok {
-		g.order = append(g.order, seq)
-		if len(g.order) > maxExcused {
-			delete(g.excused, g.order[0])
+	e, ok := g.excused[seq]
+	if !ok {
+		g.added++
+		e.added = g.added
+		g.order = append(g.order, excused{seq: seq, added: e.added})
+		for len(g.order) > maxExcused {
+			old := g.order[0]
 			g.order = g.order[1:]
+			if g.excused[old.seq].added == old.added {
+				delete(g.excused, old.seq)
+			}
 		}
 	}
-	g.excused[seq]++
+	e.n++
+	g.excused[seq] = e
 }
 
 // deliveries returns how many of the message's deliveries count toward MaxDeliveries: those
@@ -230,14 +261,14 @@ func (g *gate) excuse(seq uint64) {
 func (g *gate) deliveries(m *Message) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return max(m.Delivery-g.excused[m.Seq], 1)
+	return max(m.Delivery-g.excused[m.Seq].n, 1)
 }
 
 // forget drops what is remembered of a message that left the queue.
 func (g *gate) forget(seq uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.excused, seq) // its entry in order goes when it reaches the front
+	delete(g.excused, seq) // its entry in order goes when it reaches the front, or is compacted
 }
 
 // close counts a consumer that stops while paused as no longer paused in the metric.
