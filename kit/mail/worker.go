@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/stackkit/stackkit/kit/queue"
 )
@@ -23,10 +24,15 @@ const DefaultConsumer = "mailer"
 //
 // Outcomes: a sent message is acknowledged, and so is a partial delivery ([*RecipientsError]:
 // some recipients refused for good), whose refused recipients are logged at warn level; they
-// are not retried, as a retry would duplicate the mail to the others. A temporary failure (4xx reply, connection error)
-// and any failure not known to be permanent is retried on the consumer's backoff, up to its
-// MaxDeliveries, then dead-lettered. A permanent failure (5xx reply, invalid message) is
-// dead-lettered at once with the error as the reason, which holds the server's reply.
+// are not retried, as a retry would duplicate the mail to the others. A mail server that cannot
+// be reached or talked to ([ErrConnection]: refused, timed out, TLS failure, connection dropped)
+// or that replies 421 (service not available) is an outage, not the message's failure: Handle
+// returns it as [queue.Unavailable], and the consumer pauses, probing the server with
+// [Mailer.Ping] until it answers (see [Worker.Paused]); the outage costs no message its
+// deliveries. Another temporary failure (a 4xx reply) and any failure not known to be permanent
+// is retried on the consumer's backoff, up to its MaxDeliveries, then dead-lettered. A permanent
+// failure (5xx reply, invalid message) is dead-lettered at once with the error as the reason,
+// which holds the server's reply.
 //
 // Delivery is at least once: a worker that dies mid-send leaves the message unacknowledged, and
 // it is delivered again after the queue's ack wait. The Message-ID does not change, so a
@@ -42,8 +48,9 @@ type Worker struct {
 	// name, in this process or others, share the work.
 	Consumer string
 	// Options are the consume options: queue.Concurrency, queue.Backoff, queue.MaxDeliveries,
-	// queue.AckWait, queue.Timeout, queue.DeadLetterSubject. The Worker adds queue.Ready
-	// itself: wait on [Worker.Ready].
+	// queue.AckWait, queue.Timeout, queue.DeadLetterSubject, queue.ProbeBackoff. The Worker
+	// adds queue.Ready (wait on [Worker.Ready]), queue.OnPause (see [Worker.Paused]) and
+	// queue.Probe(Mailer.Ping) itself; a queue.Probe given here replaces its probe.
 	Options []queue.ConsumeOption
 	// Logger receives a line per permanent failure, partial delivery and redelivery (default
 	// slog.Default()).
@@ -52,6 +59,10 @@ type Worker struct {
 	once      sync.Once
 	ready     chan struct{}
 	readyOnce sync.Once
+
+	pauseMu     sync.Mutex
+	pauseReason error
+	pausedAt    time.Time
 }
 
 func (w *Worker) init() {
@@ -76,8 +87,36 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.Mailer.Queued() {
 		return fmt.Errorf("%w: mail.Worker's Mailer is a queued one: it would publish every message back to the queue", ErrInvalidOption)
 	}
-	opts := append(slices.Clone(w.Options), queue.Ready(func() { w.readyOnce.Do(func() { close(w.ready) }) }))
-	return w.Queue.Consume(ctx, w.consumer(), w.subject(), w.Handle, opts...)
+	opts := append([]queue.ConsumeOption{queue.Probe(w.Mailer.Ping)}, w.Options...)
+	opts = append(slices.Clip(opts),
+		queue.Ready(func() { w.readyOnce.Do(func() { close(w.ready) }) }),
+		queue.OnPause(w.setPaused))
+	err := w.Queue.Consume(ctx, w.consumer(), w.subject(), w.Handle, opts...)
+	w.setPaused(nil)
+	return err
+}
+
+func (w *Worker) setPaused(reason error) {
+	w.pauseMu.Lock()
+	defer w.pauseMu.Unlock()
+	if reason != nil && w.pauseReason == nil {
+		w.pausedAt = time.Now()
+	}
+	w.pauseReason = reason
+}
+
+// Paused returns nil while the Worker consumes, and an error naming the cause while it is paused
+// because the mail server is unreachable: it fetches nothing and probes the server with a
+// backoff until it answers. A service's readiness check reports it (services/mailer's /readyz
+// is 503 meanwhile).
+func (w *Worker) Paused() error {
+	w.pauseMu.Lock()
+	defer w.pauseMu.Unlock()
+	if w.pauseReason == nil {
+		return nil
+	}
+	return fmt.Errorf("paused for %s, sending nothing until the mail server answers: %w",
+		time.Since(w.pausedAt).Round(time.Second), w.pauseReason)
 }
 
 func (w *Worker) subject() string {
@@ -129,9 +168,22 @@ func (w *Worker) Handle(ctx context.Context, m *queue.Message) error {
 		w.logger().LogAttrs(ctx, slog.LevelWarn, "mail: permanent failure; dead-lettering",
 			slog.String("message_id", env.MessageID), slog.Any("error", err))
 		return queue.Permanent(err)
+	case isOutage(err):
+		return queue.Unavailable(err)
 	default:
 		return err
 	}
+}
+
+// isOutage reports whether err says the mail server is down rather than that it refused this
+// message: a connection failure, or 421 ("service not available, closing transmission
+// channel", RFC 5321 4.2.3) to any command.
+func isOutage(err error) bool {
+	var se *SMTPError
+	if errors.As(err, &se) {
+		return se.Code == 421
+	}
+	return errors.Is(err, ErrConnection)
 }
 
 // Ping checks the queue and the mail server: a readiness check for a service running the

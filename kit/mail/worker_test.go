@@ -47,7 +47,8 @@ func runWorker(t testing.TB, w *mail.Worker) {
 }
 
 func fastRetries() []queue.ConsumeOption {
-	return []queue.ConsumeOption{queue.Backoff(10 * time.Millisecond), queue.MaxDeliveries(4), queue.AckWait(2 * time.Second)}
+	return []queue.ConsumeOption{queue.Backoff(10 * time.Millisecond), queue.MaxDeliveries(4), queue.AckWait(2 * time.Second),
+		queue.ProbeBackoff(10*time.Millisecond, 50*time.Millisecond)}
 }
 
 func deadLetters(t testing.TB, q *queue.Queue, consumer string) []*queue.DeadLetter {

@@ -33,6 +33,10 @@ type consumeConfig struct {
 	timeout       time.Duration
 	inactive      time.Duration
 	ready         func()
+	probe         func(context.Context) error
+	probeFirst    time.Duration
+	probeMax      time.Duration
+	onPause       []func(error)
 	errs          []error
 }
 
@@ -187,6 +191,7 @@ func (q *Queue) Consume(ctx context.Context, name, subject string, h Handler, op
 	cfg := consumeConfig{
 		concurrency: DefaultConcurrency, ackWait: DefaultAckWait,
 		maxDeliveries: DefaultMaxDeliveries, backoff: DefaultBackoff,
+		probeFirst: DefaultProbeDelay, probeMax: DefaultMaxProbeDelay,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -245,6 +250,7 @@ func (q *Queue) Consume(ctx context.Context, name, subject string, h Handler, op
 		return q.wrap(fmt.Sprintf("consume %q: subscribe", name), err)
 	}
 	c := &consumer{q: q, name: name, subject: subject, cfg: &cfg, cc: cc, h: h, parent: ctx}
+	c.gate = newGate(c)
 	c.run(stop, sub)
 	if q.closed.Load() && ctx.Err() == nil {
 		return ErrClosed
@@ -261,6 +267,7 @@ type consumer struct {
 	cc      ConsumerConfig
 	h       Handler
 	parent  context.Context // the caller's: its values reach handlers, its cancellation does not
+	gate    *gate
 }
 
 func (c *consumer) run(stop context.Context, sub Subscription) {
@@ -268,6 +275,7 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 	var workers sync.WaitGroup
 	defer func() {
 		workers.Wait()
+		c.gate.close()
 		if sub == nil {
 			return
 		}
@@ -286,9 +294,19 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 		case <-stop.Done():
 			return
 		}
+		// A paused consumer fetches nothing until a probe passes; then it tries one message
+		// (a trial), and takes its full concurrency once that one did not fail Unavailable.
+		mode, gen := c.gate.current()
+		if mode == modePaused {
+			<-slots
+			if !c.gate.wait(stop) {
+				return
+			}
+			continue
+		}
 		free := 1
 	take:
-		for free < c.cfg.concurrency {
+		for mode == modeRunning && free < c.cfg.concurrency {
 			select {
 			case slots <- struct{}{}:
 				free++
@@ -319,7 +337,7 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 			failures++
 			wait := fetchBackoff(failures)
 			c.q.logger.Warn("queue: fetch failed; retrying", "consumer", c.name, "backend", c.q.caps.Name,
-				"error", err, "retry_in", wait)
+				"error", err, "retry_in", wait.String())
 			select {
 			case <-time.After(wait):
 			case <-stop.Done():
@@ -333,8 +351,19 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 			workers.Add(1)
 			go func() {
 				defer func() { <-slots; workers.Done() }()
-				c.process(d, fetched)
+				c.process(d, fetched, gen)
 			}()
+		}
+		if mode == modeTrial && len(ds) > 0 {
+			// Wait for the trial's outcome: fetching more before it is known could spend the
+			// backlog on a downstream that answers probes but still fails. (A trial that found
+			// nothing fetches again: messages handed back may be waiting out their delay, and
+			// only a handled message decides.)
+			select {
+			case <-c.gate.trialDone():
+			case <-stop.Done():
+				return
+			}
 		}
 	}
 }
@@ -350,21 +379,40 @@ func fetchBackoff(n int) time.Duration {
 const settleTimeout = 10 * time.Second
 
 // process runs the handler for one delivery and settles it: ack, nak after a backoff, or dead
-// letter.
-func (c *consumer) process(d Delivery, fetched time.Time) {
+// letter; or, when the handler's downstream is unavailable, hand it back and pause the consumer.
+// gen is the pause generation the delivery was fetched in.
+func (c *consumer) process(d Delivery, fetched time.Time, gen uint64) {
 	m := d.Message()
 	m.Header = m.Header.Canonical()
 	base := context.WithoutCancel(c.parent)
 	hctx, op := c.q.tel.startProcess(c.q.extract(base, m.Header), c.name, m)
 
-	if m.Delivery > c.cfg.maxDeliveries {
+	if mode, _ := c.gate.current(); mode == modePaused {
+		// Fetched just as another handler paused the consumer: hand it back unhandled.
+		delay := c.gate.unavailable(gen, m.Seq, nil)
+		c.handBack(base, hctx, op, d, m, delay, 0, nil)
+		return
+	}
+	// Deliveries an outage cost the message (see Unavailable) do not count.
+	deliveries := c.gate.deliveries(m)
+	if deliveries > c.cfg.maxDeliveries {
+		c.gate.undecided(gen) // the handler did not run: a trial needs another message
 		reason := fmt.Sprintf("delivered %d times, more than MaxDeliveries (%d): earlier attempts did not finish within AckWait", m.Delivery, c.cfg.maxDeliveries)
 		err := c.deadLetter(base, d, m, reason)
+		if err == nil {
+			c.gate.forget(m.Seq)
+		}
 		c.q.tel.endProcess(hctx, op, outcomeDead, 0, nil, err)
 		return
 	}
 
 	elapsed, herr := c.call(hctx, d, m, fetched)
+	if herr != nil && errors.Is(herr, ErrUnavailable) {
+		delay := c.gate.unavailable(gen, m.Seq, herr)
+		c.handBack(base, hctx, op, d, m, delay, elapsed, herr)
+		return
+	}
+	c.gate.handled(gen)
 	var outcome outcomeKind
 	var settleErr error
 	sctx, cancel := context.WithTimeout(base, settleTimeout)
@@ -376,24 +424,40 @@ func (c *consumer) process(d Delivery, fetched time.Time) {
 	case errors.Is(herr, ErrPermanent):
 		outcome = outcomeDead
 		settleErr = c.deadLetter(base, d, m, herr.Error())
-	case m.Delivery >= c.cfg.maxDeliveries:
+	case deliveries >= c.cfg.maxDeliveries:
 		outcome = outcomeDead
 		settleErr = c.deadLetter(base, d, m, herr.Error())
 	default:
 		outcome = outcomeRetried
 		delay, ok := retryDelay(herr)
 		if !ok {
-			delay = c.cfg.backoffFor(m.Delivery)
+			delay = c.cfg.backoffFor(deliveries)
 		}
 		settleErr = d.Nak(sctx, delay)
 		c.q.logger.Debug("queue: handler failed; retrying", "consumer", c.name, "subject", m.Subject,
-			"delivery", m.Delivery, "retry_in", delay, "error", herr)
+			"delivery", m.Delivery, "retry_in", delay.String(), "error", herr)
+	}
+	if outcome != outcomeRetried && settleErr == nil {
+		c.gate.forget(m.Seq)
 	}
 	if settleErr != nil {
 		c.q.logger.Warn("queue: could not settle message; it will be delivered again after AckWait",
 			"consumer", c.name, "subject", m.Subject, "seq", m.Seq, "outcome", outcome.String(), "error", settleErr)
 	}
 	c.q.tel.endProcess(hctx, op, outcome, elapsed, herr, settleErr)
+}
+
+// handBack releases a delivery the consumer's pause cost, to come again after delay; the
+// delivery is excused from MaxDeliveries.
+func (c *consumer) handBack(base, hctx context.Context, op processOp, d Delivery, m *Message, delay, elapsed time.Duration, herr error) {
+	sctx, cancel := context.WithTimeout(base, settleTimeout)
+	defer cancel()
+	err := d.Nak(sctx, delay)
+	if err != nil {
+		c.q.logger.Warn("queue: could not hand back a message while paused; it will be delivered again after AckWait",
+			"consumer", c.name, "subject", m.Subject, "seq", m.Seq, "error", err)
+	}
+	c.q.tel.endProcess(hctx, op, outcomePaused, elapsed, herr, err)
 }
 
 // call runs the handler, extending the ack wait while it runs, and recovers a panic into an error.

@@ -21,6 +21,7 @@ const (
 	outcomeAcked outcomeKind = iota
 	outcomeRetried
 	outcomeDead
+	outcomePaused // handed back by a paused consumer; not counted toward MaxDeliveries
 )
 
 func (o outcomeKind) String() string {
@@ -29,6 +30,8 @@ func (o outcomeKind) String() string {
 		return "acked"
 	case outcomeRetried:
 		return "retried"
+	case outcomePaused:
+		return "handed_back"
 	default:
 		return "dead_lettered"
 	}
@@ -45,7 +48,10 @@ type telemetry struct {
 	retried   metric.Int64Counter
 	dead      metric.Int64Counter
 	redrive   metric.Int64Counter
+	handed    metric.Int64Counter
 	duration  metric.Float64Histogram
+	paused    metric.Int64UpDownCounter
+	pauses    metric.Int64Counter
 }
 
 func newTelemetry(cfg *config, backend string) *telemetry {
@@ -72,6 +78,18 @@ func newTelemetry(cfg *config, backend string) *telemetry {
 	t.retried = counter("queue.messages.retried", "Failed deliveries released for a retry after the backoff.")
 	t.dead = counter("queue.messages.dead_lettered", "Messages moved to the dead letters.")
 	t.redrive = counter("queue.messages.redriven", "Dead letters published again by Redrive.")
+	t.handed = counter("queue.messages.handed_back", "Deliveries handed back by a consumer paused by an outage of its handler's downstream; they do not count toward MaxDeliveries.")
+	var perr error
+	t.pauses, perr = m.Int64Counter("queue.consumer.pauses", metric.WithUnit("{pause}"),
+		metric.WithDescription("Times a consumer paused because its handler's downstream was unavailable."))
+	if perr != nil {
+		otel.Handle(perr)
+	}
+	t.paused, perr = m.Int64UpDownCounter("queue.consumer.paused", metric.WithUnit("{consumer}"),
+		metric.WithDescription("Consumers paused now because their handler's downstream is unavailable (1 while paused)."))
+	if perr != nil {
+		otel.Handle(perr)
+	}
 	var err error
 	t.duration, err = m.Float64Histogram("queue.handler.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of handler calls, by consumer and outcome (acked, retried, dead_lettered)."),
@@ -164,6 +182,8 @@ func (t *telemetry) endProcess(ctx context.Context, op processOp, outcome outcom
 		c = t.acked
 	case outcomeRetried:
 		c = t.retried
+	case outcomePaused:
+		c = t.handed
 	default:
 		c = t.dead
 	}
@@ -190,5 +210,21 @@ func (t *telemetry) endProcess(ctx context.Context, op processOp, outcome outcom
 func (t *telemetry) redriven(ctx context.Context, consumer string) {
 	if t.redrive != nil {
 		t.redrive.Add(ctx, 1, metric.WithAttributes(t.backend, attribute.String("messaging.consumer.group.name", consumer)))
+	}
+}
+
+// pauseChanged counts a consumer pausing or resuming.
+func (t *telemetry) pauseChanged(consumer string, paused bool) {
+	ctx := context.Background()
+	attrs := metric.WithAttributes(t.backend, attribute.String("messaging.consumer.group.name", consumer))
+	n := int64(-1)
+	if paused {
+		n = 1
+		if t.pauses != nil {
+			t.pauses.Add(ctx, 1, attrs)
+		}
+	}
+	if t.paused != nil {
+		t.paused.Add(ctx, n, attrs)
 	}
 }

@@ -122,6 +122,142 @@ func TestSMTPOutage(t *testing.T) {
 	}
 }
 
+// TestOutageLongerThanRetriesDeadLettersNothing keeps the SMTP server down (listener closed:
+// connection refused) for 20 s, twice the whole retry schedule (200ms, 500ms, then 1s: 10
+// deliveries in about 9 s), with a few hundred messages queued, and SIGKILLs the worker twice:
+// once during the outage, once while it drains the backlog after it. The worker pauses instead
+// of spending deliveries: nothing is dead-lettered, every message arrives at least once.
+func TestOutageLongerThanRetriesDeadLettersNothing(t *testing.T) {
+	const n, before = 300, 40
+	const outage = 20 * time.Second
+	tq := newTestQueue(t)
+	s := newSMTPServer(t)
+	ids := tq.publish(t, n, nil)
+	env := tq.env(s, map[string]string{
+		"KIT_MAIL_CONCURRENCY":    "4",
+		"KIT_MAIL_BACKOFF":        "200ms,500ms,1s",
+		"KIT_MAIL_MAX_DELIVERIES": "10",
+		// A killed worker's unacknowledged messages come back after the ack wait.
+		"KIT_MAIL_ACK_WAIT":      "1s",
+		"KIT_MAIL_CHECK_TIMEOUT": "500ms",
+	})
+	// Hold DATA after the 40th message, so the outage starts with sends in flight and most of
+	// the stream still queued, whatever the speed of the machine.
+	s.holdAfter(before)
+	p := startMailer(t, env)
+	s.waitFor("sends held in flight", time.Minute, func(d, _, h int) bool { return d >= before && h > 0 })
+	s.stop()
+	down := time.Now()
+	first := p
+
+	// /readyz fails the worker check once it paused (the mail check fails at once).
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var code int
+		code, body, _ = p.get("/readyz")
+		if code == 503 && strings.Contains(body, `"worker":{"status":"failed"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("/readyz during the outage does not fail the worker check: %s", body)
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // polling an HTTP endpoint: nothing to wait on
+	}
+
+	// Kill 1, in the middle of the outage: the new process forgets which deliveries the outage
+	// excused, takes messages again, and pauses again.
+	time.Sleep(time.Until(down.Add(outage / 2))) // the outage's length, not a synchronisation
+	p.kill()
+	kills := 1
+	p = startMailer(t, env)
+	second := p
+	time.Sleep(time.Until(down.Add(outage))) // the outage's length, not a synchronisation
+	atOutage, _, _ := s.counts()
+	deadAtOutage := len(tq.deadLetters(t))
+	s.releaseAll()
+	s.start()
+	up := time.Now()
+	if deadAtOutage != 0 {
+		t.Errorf("%d dead letters during a %s outage, want none", deadAtOutage, outage)
+	}
+
+	// settled waits until cond holds over (distinct delivered, dead-lettered), or every
+	// message is delivered or dead-lettered.
+	settled := func(what string, cond func(d, dead int) bool) {
+		t.Helper()
+		waitUntil(t, what, time.Minute, func() bool {
+			d, _, _ := s.counts()
+			dead := len(tq.deadLetters(t))
+			return cond(d, dead) || d+dead >= n
+		})
+	}
+	settled("a first delivery after the recovery", func(d, _ int) bool { return d > atOutage })
+	firstAfter := time.Since(up)
+	// The process running at the recovery logged its resume, and exports the pause metrics.
+	if l, ok := second.findLog(func(l logLine) bool { return l.msg() == "queue: consumer resumed" }); !ok {
+		t.Errorf("no %q log line after the recovery", "queue: consumer resumed")
+	} else if pf, _ := l["paused_for"].(string); pf == "" {
+		t.Errorf("resume log without paused_for: %v", l)
+	}
+	if _, metrics, err := second.get("/metrics"); err != nil {
+		t.Error(err)
+	} else {
+		for _, want := range []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^queue_consumer_paused\{[^}]*messaging_consumer_group_name="mailer"[^}]*\} 0$`),
+			regexp.MustCompile(`(?m)^queue_consumer_pauses_total\{[^}]*\} [1-9]`),
+		} {
+			if !want.MatchString(metrics) {
+				t.Errorf("/metrics has no line matching %s:\n%s", want, grepLines(metrics, "queue_"))
+			}
+		}
+	}
+	// Kill 2, while the backlog drains after the recovery.
+	killAt := atOutage + (n-atOutage)/4
+	settled("deliveries after the recovery", func(d, _ int) bool { return d >= killAt })
+	p.kill()
+	kills++
+	if d, _, _ := s.counts(); d >= n {
+		t.Errorf("kill 2 came after the last message: the test did not kill mid-stream")
+	}
+	p = startMailer(t, env)
+	settled("all messages after the outage", func(d, _ int) bool { return d >= n })
+	drained := time.Since(up)
+
+	got := s.ids()
+	dups := 0
+	for _, id := range ids {
+		dups += max(got[id]-1, 0)
+	}
+	dead := tq.deadLetters(t)
+	t.Logf("%d messages queued, SMTP down %s (connection refused) after %d sent, %d SIGKILLs (one during the outage, one during the drain): %d distinct delivered, %d duplicates, %d dead-lettered (%d during the outage); first sent %s after the recovery, all %s after it",
+		n, outage, before, kills, len(got), dups, len(dead), deadAtOutage, firstAfter.Round(time.Millisecond), drained.Round(time.Millisecond))
+	if len(got) != n {
+		t.Errorf("%d of %d messages delivered", len(got), n)
+	}
+	if len(dead) != 0 {
+		t.Fatalf("%d dead letters, want none; first: %s", len(dead), dead[0].Reason)
+	}
+	waitUntil(t, "the stream to empty", 30*time.Second, func() bool {
+		msgs, pending := tq.streamState(t, mail.DefaultConsumer)
+		return msgs == 0 && pending == 0
+	})
+	p.waitStatus("/readyz", 200, 10*time.Second)
+
+	// The first process logged the pause: why, and when it would probe, as a duration string.
+	l, _ := first.findLog(func(l logLine) bool { return l.msg() == "queue: consumer paused" })
+	if reason, _ := l["reason"].(string); !strings.Contains(reason, "connection") || l["consumer"] != mail.DefaultConsumer {
+		t.Errorf("pause log reason %q consumer %v, want the connection failure and %s", reason, l["consumer"], mail.DefaultConsumer)
+	}
+	if retry, _ := l["retry_in"].(string); retry != "1s" {
+		t.Errorf("pause log retry_in %q, want the first probe delay as a duration string, 1s", retry)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Errorf("exit code after SIGTERM %d, want 0", code)
+	}
+}
+
 // TestPermanentFailureDeadLettersAndRedrives has the server refuse one recipient with 550: that
 // message is dead-lettered at once with the reply as its reason, the others are delivered, and
 // once the mailbox exists a re-drive from the dead letters delivers it, with its Message-ID.
@@ -281,4 +417,16 @@ func grepLines(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// findLog returns the first log line matching match, if the process logged one.
+func (p *proc) findLog(match func(logLine) bool) (logLine, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.lines {
+		if match(l) {
+			return l, true
+		}
+	}
+	return nil, false
 }

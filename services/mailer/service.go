@@ -105,10 +105,11 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 	h.Add("worker", func(context.Context) error {
 		select {
 		case <-w.Ready():
-			return nil
 		default:
 			return errors.New("not consuming yet")
 		}
+		// Paused: the mail server is down, and the worker fetches nothing until it answers.
+		return w.Paused()
 	})
 	mux := http.NewServeMux()
 	h.Register(mux)

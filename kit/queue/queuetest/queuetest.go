@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Panic", s.testPanic)
 	t.Run("MaxDeliveries", s.testMaxDeliveries)
 	t.Run("Permanent", s.testPermanent)
+	t.Run("Pause", s.testPause)
 	t.Run("Redrive", s.testRedrive)
 	t.Run("PurgeDead", s.testPurgeDead)
 	t.Run("Purge", s.testPurge)
