@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stackkit/stackkit/kit/i18n/transifex"
 	"github.com/stackkit/stackkit/kit/i18n/transifex/txsync"
@@ -129,4 +131,50 @@ func TestRequestFailuresAreNotUnavailable(t *testing.T) {
 			t.Fatalf("Handle: %v; want an ordinary failure", err)
 		}
 	})
+}
+
+// The worker as Run runs it: while Transifex answers 503 the consumer pauses and probes with
+// Worker.Probe, and the request, whose MaxDeliveries is 2, is never dead-lettered however long the
+// outage lasts; once Transifex answers, the sync runs and its version is published.
+func TestRunPausesWhileTransifexIsDown(t *testing.T) {
+	var mu sync.Mutex
+	var pauses []error
+	e := newEnv(t, envOptions{worker: txsync.Options{ConsumeOptions: []queue.ConsumeOption{
+		queue.MaxDeliveries(2), queue.Backoff(time.Millisecond), queue.ProbeBackoff(5*time.Millisecond, 20*time.Millisecond),
+		queue.OnPause(func(reason error) { mu.Lock(); pauses = append(pauses, reason); mu.Unlock() }),
+	}}})
+	e.srv.Inject(txtest.Fault{Status: http.StatusServiceUnavailable, Times: -1})
+	run(t, e.worker.Run)
+	id := e.request(t, txsync.Request{Reason: "outage"})
+
+	// Once paused, the consumer probes (project GETs); ten of them later, far past what
+	// MaxDeliveries(2) would allow as deliveries, nothing is dead-lettered.
+	paused := func() bool { mu.Lock(); defer mu.Unlock(); return len(pauses) > 0 }
+	eventually(t, "the consumer paused", paused)
+	probes := func() int { return e.srv.Count(http.MethodGet, "/projects/") }
+	probesAtPause := probes()
+	eventually(t, "ten probes while Transifex is down", func() bool { return probes() >= probesAtPause+10 })
+	ctx := context.Background()
+	for dl, err := range e.q.DeadLetters(ctx, txsync.DefaultConsumer) {
+		if err == nil && dl.Message.ID == id {
+			t.Fatalf("dead-lettered during the outage after %d deliveries: %s", dl.Deliveries, dl.Reason)
+		}
+	}
+	mu.Lock()
+	if len(pauses) == 0 || !errors.Is(pauses[0], queue.ErrUnavailable) {
+		t.Fatalf("OnPause calls %v; want a pause with the Unavailable reason", pauses)
+	}
+	mu.Unlock()
+
+	e.srv.ClearFaults()
+	eventually(t, "a version published after the outage", func() bool {
+		cur, err := txsync.ReadCurrent(ctx, e.store, txsync.DefaultPrefix)
+		return err == nil && cur != ""
+	})
+	for dl, err := range e.q.DeadLetters(ctx, txsync.DefaultConsumer) {
+		if err == nil {
+			t.Fatalf("dead letter %s after %d deliveries: %s", dl.Message.ID, dl.Deliveries, dl.Reason)
+		}
+	}
+	t.Logf("Transifex 503 on every request for %d probes: 0 dead letters, the sync ran after recovery", probes()-probesAtPause)
 }

@@ -163,7 +163,10 @@ func (w *Worker) Layout() Layout { return w.layout }
 // Run consumes sync requests until ctx is done (then drains: a sync in progress finishes and
 // its requests are acknowledged) or the queue is closed.
 func (w *Worker) Run(ctx context.Context) error {
-	opts := append([]queue.ConsumeOption{queue.Concurrency(DefaultConcurrency), queue.Timeout(DefaultTimeout)}, w.o.ConsumeOptions...)
+	// While Transifex is down the consumer pauses and asks w.Probe whether it is back, so no
+	// request spends a delivery on the outage; ConsumeOptions may give another probe.
+	opts := append([]queue.ConsumeOption{queue.Concurrency(DefaultConcurrency), queue.Timeout(DefaultTimeout),
+		queue.Probe(w.Probe)}, w.o.ConsumeOptions...)
 	return w.q.Consume(ctx, w.o.Consumer, w.o.RequestSubject, w.Handle, opts...)
 }
 
@@ -171,8 +174,8 @@ func (w *Worker) Run(ctx context.Context) error {
 // with a sync (its own or one it joins). A malformed request, a resource the config lacks, a
 // refused token and other configuration problems are permanent (the request goes to the dead
 // letters at once). Transifex being down — unreachable, 502/503/504, or throttling longer than
-// the sync may wait — is queue.Unavailable: the consumer pauses and probes (pass
-// queue.Probe(w.Probe)) and the request keeps its deliveries. Failed jobs, files Transifex serves
+// the sync may wait — is queue.Unavailable: the consumer pauses and probes with
+// w.Probe (Run passes it) and the request keeps its deliveries. Failed jobs, files Transifex serves
 // broken, other answers and timeouts are retried on the consumer's backoff, then dead-lettered
 // with the reason.
 func (w *Worker) Handle(ctx context.Context, m *queue.Message) error {
