@@ -162,7 +162,18 @@ func sendTestBulk(cmd *cobra.Command, m *mail.Mailer, to []string, from, mailURL
 	via = strings.TrimPrefix(via, "queued ")
 	start := time.Now()
 	var first, last string
+	// On a terminal, a live count on stderr (cleared at the end); plain output stays one line.
+	tty, shown := isTerminal(cmd.ErrOrStderr()), start
+	defer func() {
+		if tty {
+			fmt.Fprint(cmd.ErrOrStderr(), "\r\033[K")
+		}
+	}()
 	for i := 1; i <= count; i++ {
+		if tty && time.Since(shown) > 200*time.Millisecond {
+			shown = time.Now()
+			fmt.Fprintf(cmd.ErrOrStderr(), "\r\033[Kqueued %d of %d", i-1, count)
+		}
 		env, err := m.Render(testMessageAt(to, from, mailURL, true, fmt.Sprintf("%d/%d", i, count), host, start))
 		if err != nil {
 			return usagef("%w", err)

@@ -144,9 +144,15 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Queue, error) {
 		if err != nil {
 			return nil, fmt.Errorf("queue: %w", err)
 		}
-		v := u.Query()
-		v.Set("create", strconv.FormatBool(*cfg.create))
-		u.RawQuery = v.Encode()
+		// Appended, so the URL in errors still reads as the user wrote it.
+		if v := u.Query(); v.Has("create") {
+			v.Del("create")
+			u.RawQuery = v.Encode()
+		}
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += "create=" + strconv.FormatBool(*cfg.create)
 		rawURL = u.String()
 	}
 	d, err := drivers.Open(ctx, rawURL)
