@@ -94,7 +94,7 @@ func New(opts ...Option) *cobra.Command {
 	// Check the logging flags before any command runs, so a typo fails every command alike.
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { _, err := a.logger(io.Discard); return err }
 	root.AddCommand(a.migrateCommand(), a.cacheCommand(), a.i18nCommand(), a.storageCommand(), a.mailCommand(),
-		a.checkCommand(), a.versionCommand())
+		a.queueCommand(), a.checkCommand(), a.versionCommand())
 	return root
 }
 
@@ -122,6 +122,9 @@ func StorageCommand(opts ...Option) *cobra.Command { return newApp(opts).storage
 
 // MailCommand returns the "mail" group alone, for a service that builds its own root.
 func MailCommand(opts ...Option) *cobra.Command { return newApp(opts).mailCommand() }
+
+// QueueCommand returns the "queue" group alone, for a service that builds its own root.
+func QueueCommand(opts ...Option) *cobra.Command { return newApp(opts).queueCommand() }
 
 // CheckCommand returns the "check" command alone, for a service that builds its own root (its
 // embedded migrations included, given WithMigrationsFS).

@@ -15,9 +15,6 @@ import (
 	"github.com/stackkit/stackkit/kit/mail"
 	"github.com/stackkit/stackkit/kit/queue"
 	"github.com/stackkit/stackkit/kit/registry"
-
-	// nats:// and nats+embedded://, the queues the mail service consumes (memory:// is built in).
-	natsq "github.com/stackkit/stackkit/kit/queue/nats"
 )
 
 // defaultTestFrom is the From of a test message when neither --from nor the mail URL's
@@ -25,47 +22,43 @@ import (
 const defaultTestFrom = "webmaster@localhost"
 
 func (a *app) mailCommand() *cobra.Command {
-	var queueURL, subject string
+	var subject string
 	cmd := group(&cobra.Command{
 		Use:   "mail",
-		Short: "Send a test message; list, retry and purge the mail worker's dead letters",
+		Short: "Send test messages; list, retry and purge the mail worker's dead letters",
 	})
-	// Resolved at run time, so a password in KIT_QUEUE_URL never shows in --help.
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&queueURL, "queue-url", "", "queue URL (env KIT_QUEUE_URL; default "+natsq.DefaultURL+")")
-	pf.StringVar(&subject, "mail-subject", "", "queue subject of queued mail (env KIT_MAIL_SUBJECT; default "+mail.DefaultSubject+")")
-	qURL := func() string {
-		if queueURL != "" {
-			return queueURL
-		}
-		return envOr("KIT_QUEUE_URL", natsq.DefaultURL)
-	}
+	qURL := queueFlag(cmd)
+	cmd.PersistentFlags().StringVar(&subject, "mail-subject", "", "queue subject of queued mail (env KIT_MAIL_SUBJECT; default "+mail.DefaultSubject+")")
 	mailSubject := func() string {
 		if subject != "" {
 			return subject
 		}
 		return envOr("KIT_MAIL_SUBJECT", mail.DefaultSubject)
 	}
-	openQueue := func(cmd *cobra.Command) (*queue.Queue, error) {
-		logger, err := a.logger(cmd.ErrOrStderr())
-		if err != nil {
-			return nil, err
-		}
-		return queue.Open(cmd.Context(), qURL(), queue.WithLogger(logger))
+	// send-test --queue publishes, as the services do, so it may create the streams; the dead
+	// letter commands only read or remove, and create nothing.
+	openQueue := func(cmd *cobra.Command, create bool) (*queue.Queue, error) {
+		return a.openQueue(cmd, qURL(), create)
 	}
 	cmd.AddCommand(a.mailSendTestCommand(qURL, mailSubject, openQueue), a.mailDeadCommand(qURL, openQueue))
 	return cmd
 }
 
-func (a *app) mailSendTestCommand(qURL, mailSubject func() string, openQueue func(*cobra.Command) (*queue.Queue, error)) *cobra.Command {
+func (a *app) mailSendTestCommand(qURL, mailSubject func() string, openQueue func(*cobra.Command, bool) (*queue.Queue, error)) *cobra.Command {
 	var mailURL, from string
 	var queued bool
+	var count int
 	cmd := &cobra.Command{
 		Use:   "send-test ADDRESS...",
-		Short: "Send a test message to each address (Django's sendtestemail)",
+		Short: "Send a test message to each address (Django's sendtestemail); --queue --count N for drills",
 		Long: `Send one test message to the addresses, naming this host and the time, through the mail URL
 (--mail-url, env KIT_MAIL_URL), or with --queue put it on the queue (--queue-url, env KIT_QUEUE_URL)
-for the mail service to send. It prints the Message-ID, to look the message up by.`,
+for the mail service to send. It prints the Message-ID, to look the message up by.
+
+With --queue --count N it queues N messages, each with its own Message-ID and "N/COUNT" in its
+subject ("Test email 7/100 from HOST on TIME", one TIME per run), for load and recovery drills:
+it reports how many it queued and how long that took, and on a failure how many were queued
+before it (exit 1).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("%s needs at least one address", cmd.CommandPath())
@@ -78,6 +71,12 @@ for the mail service to send. It prints the Message-ID, to look the message up b
 			if err != nil {
 				return err
 			}
+			if count < 1 {
+				return usagef("--count %d: want at least 1", count)
+			}
+			if count > 1 && !queued {
+				return usagef("--count %d needs --queue: a bulk send is queued for the mail service", count)
+			}
 			target := mailURL
 			if target == "" {
 				target = envOr("KIT_MAIL_URL", mail.DefaultURL)
@@ -85,7 +84,7 @@ for the mail service to send. It prints the Message-ID, to look the message up b
 			var m *mail.Mailer
 			var via string
 			if queued {
-				q, err := openQueue(cmd)
+				q, err := openQueue(cmd, true)
 				if err != nil {
 					return err
 				}
@@ -102,7 +101,10 @@ for the mail service to send. It prints the Message-ID, to look the message up b
 			}
 			defer m.Close()
 
-			msg := testMessage(args, from, target, queued)
+			if count > 1 {
+				return sendTestBulk(cmd, m, args, from, target, via, count)
+			}
+			msg := testMessage(args, from, target, queued, "")
 			env, err := m.Render(msg)
 			if err != nil {
 				return usagef("%w", err)
@@ -123,26 +125,72 @@ for the mail service to send. It prints the Message-ID, to look the message up b
 	f.StringVar(&mailURL, "mail-url", "", "mail URL (env KIT_MAIL_URL; default "+mail.DefaultURL+")")
 	f.StringVar(&from, "from", "", "sender address (default: the mail URL's default_from, else "+defaultTestFrom+")")
 	f.BoolVar(&queued, "queue", false, "put the message on the queue for the mail service instead of sending it")
+	f.IntVar(&count, "count", 1, "with --queue: queue this many messages, numbered in their subjects (load and recovery drills)")
 	return cmd
 }
 
 // testMessage is Django's sendtestemail message, with the host and time in the body too.
-func testMessage(to []string, from, mailURL string, queued bool) *mail.Message {
+// numbered, when set ("7/100"), goes into the subject.
+func testMessage(to []string, from, mailURL string, queued bool, numbered string) *mail.Message {
 	host, err := os.Hostname()
 	if err != nil {
 		host = "unknown host"
 	}
-	now := time.Now()
+	return testMessageAt(to, from, mailURL, queued, numbered, host, time.Now())
+}
+
+func testMessageAt(to []string, from, mailURL string, queued bool, numbered, host string, now time.Time) *mail.Message {
 	if from == "" && (queued || !urlHasOption(mailURL, "default_from")) {
 		from = defaultTestFrom
 	}
 	return &mail.Message{
 		From:    from,
 		To:      to,
-		Subject: fmt.Sprintf("Test email from %s on %s", host, now.Format(time.RFC3339)),
+		Subject: strings.Join(strings.Fields("Test email "+numbered+" from "+host+" on "+now.Format(time.RFC3339)), " "),
 		Text: fmt.Sprintf("If you're reading this, it was successful.\n\nSent by kitctl mail send-test on %s at %s.\n",
 			host, now.Format(time.RFC1123Z)),
 	}
+}
+
+// sendTestBulk queues count test messages through the queued mailer m, and says how many it
+// queued, in how long, and how many before a failure.
+func sendTestBulk(cmd *cobra.Command, m *mail.Mailer, to []string, from, mailURL, via string, count int) error {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown host"
+	}
+	via = strings.TrimPrefix(via, "queued ")
+	start := time.Now()
+	var first, last string
+	// On a terminal, a live count on stderr (cleared at the end); plain output stays one line.
+	tty, shown := isTerminal(cmd.ErrOrStderr()), start
+	defer func() {
+		if tty {
+			fmt.Fprint(cmd.ErrOrStderr(), "\r\033[K")
+		}
+	}()
+	for i := 1; i <= count; i++ {
+		if tty && time.Since(shown) > 200*time.Millisecond {
+			shown = time.Now()
+			fmt.Fprintf(cmd.ErrOrStderr(), "\r\033[Kqueued %d of %d", i-1, count)
+		}
+		env, err := m.Render(testMessageAt(to, from, mailURL, true, fmt.Sprintf("%d/%d", i, count), host, start))
+		if err != nil {
+			return usagef("%w", err)
+		}
+		if err := m.SendEnvelope(cmd.Context(), env); err != nil {
+			return fmt.Errorf("queued %d of %d test messages %s in %s, then message %d <%s> failed: %w",
+				i-1, count, via, time.Since(start).Round(time.Millisecond), i, env.MessageID, err)
+		}
+		if i == 1 {
+			first = env.MessageID
+		}
+		last = env.MessageID
+	}
+	took := time.Since(start)
+	fmt.Fprintf(cmd.OutOrStdout(), "queued %d test messages to %s %s in %s (%.0f/s), Message-IDs <%s> … <%s>\n",
+		count, strings.Join(to, ", "), via, took.Round(time.Millisecond), float64(count)/took.Seconds(), first, last)
+	return nil
 }
 
 func urlHasOption(rawURL, name string) bool {
@@ -150,7 +198,7 @@ func urlHasOption(rawURL, name string) bool {
 	return err == nil && u.Query().Has(name)
 }
 
-func (a *app) mailDeadCommand(qURL func() string, openQueue func(*cobra.Command) (*queue.Queue, error)) *cobra.Command {
+func (a *app) mailDeadCommand(qURL func() string, openQueue func(*cobra.Command, bool) (*queue.Queue, error)) *cobra.Command {
 	var consumer string
 	cmd := group(&cobra.Command{
 		Use:   "dead",
@@ -173,7 +221,7 @@ the cause (retry), or drop it (purge). Sequence numbers come from list.`,
 		Short: "List dead letters: sequence, time, deliveries, Message-ID, recipients, subject, reason",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q, err := openQueue(cmd)
+			q, err := openQueue(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -233,7 +281,7 @@ the cause (retry), or drop it (purge). Sequence numbers come from list.`,
 					}
 					seqs = append(seqs, n)
 				}
-				q, err := openQueue(cmd)
+				q, err := openQueue(cmd, false)
 				if err != nil {
 					return err
 				}

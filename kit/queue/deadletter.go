@@ -29,8 +29,9 @@ type DeadLetter struct {
 	Time time.Time
 }
 
-// DeadLetters yields the dead letters of the consumer name, oldest first. An error ends the
-// sequence:
+// DeadLetters yields the dead letters of the consumer name, oldest first. A name that is neither
+// a consumer nor has dead letters (a consumer deleted since) yields an error wrapping ErrNotFound
+// that names it. An error ends the sequence:
 //
 //	for dl, err := range q.DeadLetters(ctx, "mailer") {
 //		if err != nil {
@@ -48,6 +49,7 @@ func (q *Queue) DeadLetters(ctx context.Context, name string) iter.Seq2[*DeadLet
 			yield(nil, fmt.Errorf("queue: dead letters: %w: %w", ErrInvalidOption, err))
 			return
 		}
+		found := false
 		for m, err := range q.d.DeadLetters(ctx, name) {
 			if err != nil {
 				yield(nil, q.wrap(fmt.Sprintf("dead letters of %q", name), err))
@@ -57,9 +59,23 @@ func (q *Queue) DeadLetters(ctx context.Context, name string) iter.Seq2[*DeadLet
 			if dl.Consumer != name {
 				continue
 			}
+			found = true
 			if !yield(dl, nil) {
 				return
 			}
+		}
+		if found {
+			return
+		}
+		// None: say so only of a consumer that exists, so that a mistyped name is an error
+		// rather than an empty list. (A consumer deleted since keeps its dead letters listed.)
+		s, err := q.d.Stats(ctx)
+		if err != nil {
+			yield(nil, q.wrap(fmt.Sprintf("dead letters of %q", name), err))
+			return
+		}
+		if !slices.ContainsFunc(s.Consumers, func(c ConsumerStats) bool { return c.Name == name }) {
+			yield(nil, q.notFound(s, name))
 		}
 	}
 }

@@ -50,6 +50,12 @@ type Driver interface {
 	// DefaultDeadLetter returns the dead-letter subject of a consumer that did not choose one.
 	DefaultDeadLetter(consumer string) string
 
+	// Stats counts what the backend holds: stored messages and dead letters, and each durable
+	// consumer's pending, ack-pending and redelivered messages and dead letters (see [Stats] for
+	// what each count means; queuetest checks them exactly). It must create nothing. Backend is
+	// filled in by the portable type.
+	Stats(ctx context.Context) (*Stats, error)
+
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	// Close releases the backend. Subscriptions still open end.

@@ -17,8 +17,9 @@ var (
 	// ErrPermanent marks a handler error that retrying cannot fix: the message goes to the dead
 	// letters at once. Make one with [Permanent].
 	ErrPermanent = errors.New("queue: permanent failure")
-	// ErrNotFound means a dead letter named by its sequence is not there (already re-driven or
-	// purged, or another consumer's).
+	// ErrNotFound means what an operation names is not there: a dead letter named by its
+	// sequence (already re-driven or purged, or another consumer's), a consumer that does not
+	// exist, or, opened with WithCreate(false), a stream that does not exist.
 	ErrNotFound = errors.New("queue: not found")
 	// ErrConflict means a consumer cannot be created as asked: its subject overlaps another
 	// consumer's on a work-queue stream, or the backend keeps a setting that cannot change.

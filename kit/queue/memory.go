@@ -21,6 +21,9 @@ const memoryPoll = 5 * time.Second
 
 func openMemory(_ context.Context, u *url.URL, opts *registry.Options) (Driver, error) {
 	window := opts.Duration("dedup_window", DefaultDedupWindow)
+	// create=false (WithCreate(false)) asks to create nothing on open: a memory queue keeps
+	// nothing outside this process, so there is nothing it could create.
+	_ = opts.Bool("create", true)
 	if err := opts.Err(); err != nil {
 		return nil, err
 	}
@@ -283,6 +286,55 @@ func (d *memory) DeleteDead(ctx context.Context, seq uint64) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+func (d *memory) Stats(ctx context.Context) (*Stats, error) {
+	if err := d.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer d.mu.Unlock()
+	s := &Stats{Messages: uint64(len(d.msgs)), DeadLetters: uint64(len(d.dead))}
+	for _, mm := range d.msgs {
+		s.Bytes += memSize(&mm.m)
+	}
+	for _, m := range d.dead {
+		s.DeadBytes += memSize(m)
+	}
+	for name, c := range d.consumers {
+		cs := ConsumerStats{Name: name, Subject: c.subject, DeadLetterSubject: c.deadLetter}
+		// As JetStream counts: a message delivered once stays ack pending until acknowledged,
+		// also while it waits for its retry.
+		for _, mm := range d.msgs {
+			switch {
+			case !MatchSubject(c.subject, mm.m.Subject):
+			case mm.deliveries == 0:
+				cs.Pending++
+			default:
+				cs.AckPending++
+				if mm.deliveries > 1 {
+					cs.Redelivered++
+				}
+			}
+		}
+		for _, m := range d.dead {
+			if m.Subject == c.deadLetter {
+				cs.DeadLetters++
+			}
+		}
+		s.Consumers = append(s.Consumers, cs)
+	}
+	return s, nil
+}
+
+// memSize is what a stored message takes: its subject, header and data bytes.
+func memSize(m *Message) int64 {
+	n := len(m.Subject) + len(m.Data)
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			n += len(k) + len(v)
+		}
+	}
+	return int64(n)
 }
 
 func (d *memory) Ping(ctx context.Context) error {

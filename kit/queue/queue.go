@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +55,17 @@ type config struct {
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
 	propagator     propagation.TextMapPropagator
+	create         *bool // WithCreate, when given
 }
+
+// WithCreate(false) opens the queue without creating or changing anything in the backend: no
+// stream, dead-letter stream, consumer or directory; what the URL names must exist, or Open fails
+// with an error wrapping ErrNotFound that names what is missing. It is the URL option create=false
+// (which it sets, overriding the URL's), for every backend: operators' read-only commands (stats,
+// listing dead letters) use it, so a mistyped stream name is an error instead of a new empty
+// stream. WithCreate(true) is the default: open creates what it needs, or updates it to the URL.
+// Only [Open] reads it.
+func WithCreate(create bool) Option { return func(c *config) { c.create = &create } }
 
 // WithLogger sets the logger; the default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -123,6 +134,26 @@ type Queue struct {
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Queue, error) {
 	if rawURL == "" {
 		rawURL = DefaultURL
+	}
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.create != nil {
+		u, err := registry.Parse(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		// Appended, so the URL in errors still reads as the user wrote it.
+		if v := u.Query(); v.Has("create") {
+			v.Del("create")
+			u.RawQuery = v.Encode()
+		}
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += "create=" + strconv.FormatBool(*cfg.create)
+		rawURL = u.String()
 	}
 	d, err := drivers.Open(ctx, rawURL)
 	if err != nil {

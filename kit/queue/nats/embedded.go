@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -82,7 +83,12 @@ func NewEmbedded(ctx context.Context, ec EmbeddedConfig, cfg Config, opts ...jet
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if cfg.NoCreate {
+		// Create nothing: not the directory, nor the server's store in it (which has the streams).
+		if _, err := os.Stat(filepath.Join(dir, server.JetStreamStoreDir)); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: embedded NATS directory %s holds no JetStream store (create=false: nothing is created)", queue.ErrNotFound, ec.Dir)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
 	unlock, err := lockDir(dir)

@@ -313,11 +313,7 @@ func (d *Driver) deadSubjectOf(ctx context.Context, consumer string) (string, er
 	if err != nil {
 		return "", d.mapErr(err, "")
 	}
-	cfg := cons.CachedInfo().Config
-	if s := cfg.Metadata[metaDeadLetter]; s != "" {
-		return s, nil
-	}
-	if s, ok := strings.CutPrefix(cfg.Description, descDeadLetter); ok && s != "" {
+	if s := deadSubjectIn(cons.CachedInfo().Config); s != "" {
 		return s, nil
 	}
 	return d.DefaultDeadLetter(consumer), nil

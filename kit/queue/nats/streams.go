@@ -79,7 +79,7 @@ func (d *Driver) ensureStream(ctx context.Context, want jetstream.StreamConfig, 
 	s, err := d.js.Stream(ctx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		if d.cfg.NoCreate {
-			return nil, fmt.Errorf("stream %s does not exist, and create=false", want.Name)
+			return nil, fmt.Errorf("%w: stream %s does not exist (create=false: nothing is created)", queue.ErrNotFound, want.Name)
 		}
 		s, err = d.createStream(ctx, want)
 		if err != nil {

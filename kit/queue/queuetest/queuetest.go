@@ -77,6 +77,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("AtLeastOnce", s.testAtLeastOnce)
 	t.Run("Trace", s.testTrace)
 	t.Run("BadOptions", s.testBadOptions)
+	t.Run("Stats", s.testStats)
 	t.Run("Closed", s.testClosed)
 }
 
