@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -69,6 +70,7 @@ type Server struct {
 	onShutdown      []func()
 
 	srv      *http.Server
+	draining atomic.Bool // responses say Connection: close (HTTP/2: GOAWAY)
 	ready    chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -123,8 +125,9 @@ func cmpOr(v, def time.Duration) time.Duration {
 func WithMaxHeaderBytes(n int) Option { return func(s *Server) { s.maxHeaderBytes = n } }
 
 // WithDrainDelay sets how long, after SIGTERM, the server keeps serving while readiness reports
-// unready, so load balancers and kube-proxy stop routing to it (default 5s). SIGINT (Ctrl-C)
-// skips the delay.
+// unready, so load balancers and kube-proxy stop routing to it (default 5s). Connections stay
+// open meanwhile; each response tells its client to close the connection (HTTP/1.1 Connection:
+// close, HTTP/2 GOAWAY). SIGINT (Ctrl-C) skips the delay.
 func WithDrainDelay(d time.Duration) Option { return func(s *Server) { s.drainDelay = d } }
 
 // WithShutdownTimeout bounds how long in-flight requests and workers get to finish (default 20s);
@@ -205,13 +208,30 @@ func (s *Server) listen() error {
 	return nil
 }
 
+// drainHandler is the handler, which once the drain starts asks every client to close its
+// connection after the response. net/http's HTTP/1 server then closes the connection once the
+// response is written (after the client has read it), and its HTTP/2 server turns the header into
+// a graceful GOAWAY: streams already open finish, new ones go to a new connection. The header is
+// set before the handler runs, so a response already under way keeps its connection open; the
+// next request on it gets the header.
+func (s *Server) drainHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		s.handler.ServeHTTP(w, r)
+	})
+}
+
 // Run listens, serves until ctx is cancelled, Shutdown is called, a signal arrives (SIGTERM or
 // SIGINT, unless WithSignals(false)) or a worker fails, then shuts down gracefully:
 //
-//  1. readiness turns unready (WithHealth) and keep-alives are switched off, so clients close
-//     their connections after their current response;
-//  2. after the drain delay (SIGTERM only), the listener closes and in-flight requests get the
-//     shutdown timeout to finish; OnShutdown callbacks tell long-lived connections to close;
+//  1. readiness turns unready (WithHealth), and every response from then on closes its
+//     connection (Connection: close, or GOAWAY on HTTP/2), so clients move to other replicas one
+//     response at a time; connections keep being served, new ones accepted;
+//  2. after the drain delay (SIGTERM only), the listener and idle connections close and in-flight
+//     requests get the shutdown timeout to finish; OnShutdown callbacks tell long-lived
+//     connections to close;
 //  3. workers are cancelled and awaited; connections still open at the deadline are closed.
 //
 // Run returns nil after a clean shutdown.
@@ -220,7 +240,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	s.srv = &http.Server{
-		Handler:           s.handler,
+		Handler:           s.drainHandler(),
 		ReadHeaderTimeout: s.readHeader,
 		ReadTimeout:       s.read,
 		WriteTimeout:      s.write,
@@ -270,7 +290,8 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		serveErr <- err
 	}()
-	s.logger.InfoContext(ctx, "http: serving", "addr", s.listener.Addr().String())
+	s.logger.InfoContext(ctx, "http: serving", "addr", s.listener.Addr().String(),
+		"drain_delay", s.drainDelay.String(), "shutdown_timeout", s.shutdownTimeout.String())
 	close(s.ready)
 
 	drain := s.drainDelay
@@ -294,14 +315,16 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("http: serve: %w", err)
 	}
 
-	// 1. Unready, and no more keep-alive: clients reconnect elsewhere after their response.
+	// 1. Unready, and every response closes its connection: clients reconnect elsewhere after
+	// their next response. Keep-alives are not switched off here: net/http would close every
+	// idle connection at once, and a client sending on one in the same instant gets no response.
 	if s.health != nil {
 		s.health.Drain()
 	}
-	s.srv.SetKeepAlivesEnabled(false)
+	s.draining.Store(true)
 	// 2. Keep serving while load balancers notice.
 	if drain > 0 {
-		s.logger.InfoContext(ctx, "http: draining", "delay", drain)
+		s.logger.InfoContext(ctx, "http: draining", "delay", drain.String())
 		timer := time.NewTimer(drain)
 		select {
 		case <-timer.C:
@@ -310,11 +333,12 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	// 3. Stop accepting, let in-flight requests finish.
+	s.logger.InfoContext(ctx, "http: closing the listener, finishing requests in flight", "timeout", s.shutdownTimeout.String())
 	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
 	defer cancel()
 	if err := s.srv.Shutdown(deadline); err != nil {
 		s.logger.WarnContext(ctx, "http: in-flight requests did not finish in time; closing their connections",
-			"timeout", s.shutdownTimeout, "error", err)
+			"timeout", s.shutdownTimeout.String(), "error", err)
 		_ = s.srv.Close()
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
