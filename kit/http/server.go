@@ -69,11 +69,13 @@ type Server struct {
 	workers         []worker
 	onShutdown      []func()
 
-	srv      *http.Server
-	draining atomic.Bool // responses say Connection: close (HTTP/2: GOAWAY)
-	ready    chan struct{}
-	stop     chan struct{}
-	stopOnce sync.Once
+	srv        *http.Server
+	draining   atomic.Bool // responses say Connection: close (HTTP/2: GOAWAY)
+	drainOnce  sync.Once
+	drainStart time.Time // set by drainOnce
+	ready      chan struct{}
+	stop       chan struct{}
+	stopOnce   sync.Once
 }
 
 type worker struct {
@@ -187,6 +189,21 @@ func (s *Server) Addr() net.Addr {
 
 // Shutdown starts a graceful shutdown, as SIGTERM does; Run returns when it is complete.
 func (s *Server) Shutdown() { s.stopOnce.Do(func() { close(s.stop) }) }
+
+// Drain starts the first step of a shutdown without the rest: readiness turns unready and every
+// response closes its connection, while the server keeps serving and accepting until Shutdown
+// (or a signal). The drain delay counts from the first call: a Shutdown later waits only what
+// is left of it. It is for a caller that decides itself when to stop serving, such as a service
+// whose workers finish their work first while probes and metrics are still served.
+func (s *Server) Drain() {
+	s.drainOnce.Do(func() {
+		s.drainStart = time.Now()
+		if s.health != nil {
+			s.health.Drain()
+		}
+		s.draining.Store(true)
+	})
+}
 
 func (s *Server) listen() error {
 	if s.listener != nil {
@@ -318,11 +335,11 @@ func (s *Server) Run(ctx context.Context) error {
 	// 1. Unready, and every response closes its connection: clients reconnect elsewhere after
 	// their next response. Keep-alives are not switched off here: net/http would close every
 	// idle connection at once, and a client sending on one in the same instant gets no response.
-	if s.health != nil {
-		s.health.Drain()
+	s.Drain()
+	// 2. Keep serving while load balancers notice, counting from Drain if it was called earlier.
+	if drain > 0 {
+		drain -= time.Since(s.drainStart)
 	}
-	s.draining.Store(true)
-	// 2. Keep serving while load balancers notice.
 	if drain > 0 {
 		s.logger.InfoContext(ctx, "http: draining", "delay", drain.String())
 		timer := time.NewTimer(drain)

@@ -104,3 +104,21 @@ func TestStartFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigHTTP: the HTTP port serves probes and metrics only, so there is no drain delay by
+// default; KIT_HTTP_DRAIN_DELAY and KIT_HTTP_SHUTDOWN_TIMEOUT set them, and bad values name their
+// variable.
+func TestConfigHTTP(t *testing.T) {
+	c, err := mailer.ConfigFromEnv(nil)
+	if err != nil || c.HTTPDrainDelay != 0 || c.HTTPShutdownTimeout != 5*time.Second {
+		t.Errorf("defaults: drain %s, shutdown %s, %v", c.HTTPDrainDelay, c.HTTPShutdownTimeout, err)
+	}
+	c, err = mailer.ConfigFromEnv([]string{"KIT_HTTP_DRAIN_DELAY=5s", "KIT_HTTP_SHUTDOWN_TIMEOUT=1m"})
+	if err != nil || c.HTTPDrainDelay != 5*time.Second || c.HTTPShutdownTimeout != time.Minute {
+		t.Errorf("set: drain %s, shutdown %s, %v", c.HTTPDrainDelay, c.HTTPShutdownTimeout, err)
+	}
+	_, err = mailer.ConfigFromEnv([]string{"KIT_HTTP_DRAIN_DELAY=-5s", "KIT_HTTP_SHUTDOWN_TIMEOUT=later"})
+	if !errors.Is(err, mailer.ErrConfig) || !strings.Contains(err.Error(), `KIT_HTTP_DRAIN_DELAY: "-5s"`) || !strings.Contains(err.Error(), `KIT_HTTP_SHUTDOWN_TIMEOUT: "later"`) {
+		t.Errorf("bad values: %v", err)
+	}
+}
