@@ -219,7 +219,7 @@ func (s *Server) listen() error {
 	}
 	l, err := net.Listen(network, address)
 	if err != nil {
-		return fmt.Errorf("http: listen on %s: %w", s.addr, err)
+		return fmt.Errorf("http: %w", err) // "listen tcp 127.0.0.1:8080: bind: address already in use"
 	}
 	s.listener = l
 	return nil

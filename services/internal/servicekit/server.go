@@ -3,7 +3,9 @@ package servicekit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -112,6 +114,9 @@ func (s Server) Run(ctx context.Context) error {
 	}()
 
 	err := srv.Run(context.WithoutCancel(ctx))
+	if opErr := (*net.OpError)(nil); errors.As(err, &opErr) && opErr.Op == "listen" {
+		err = fmt.Errorf("KIT_HTTP_ADDR: %w", err) // the port in use, or an address not of this host
+	}
 	close(runDone)
 	<-drained
 	if err = errors.Join(err, drainErr); err != nil {
