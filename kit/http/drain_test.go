@@ -600,3 +600,48 @@ func TestDrainHTTP2GoAway(t *testing.T) {
 	}
 	t.Logf("load: one raw HTTP/2 client over TLS, sequential GETs on a kept-alive and a new connection; fault: Shutdown with a drain delay of %s; %d requests completed, %d failed; GOAWAY (NO_ERROR) after the first response of each connection during the drain", drainDelay, completed, failed)
 }
+
+// TestDrainBeforeShutdown: Drain alone keeps the server serving, with readiness unready and
+// Connection: close on every response; the drain delay counts from Drain, so Run returns no
+// sooner than the delay after it.
+func TestDrainBeforeShutdown(t *testing.T) {
+	const delay = 500 * time.Millisecond
+	h := health.New(health.WithLogger(quietLogger))
+	mux := http.NewServeMux()
+	h.Register(mux)
+	mux.HandleFunc("GET /", hello)
+	srv, done := startServer(t, mux, kithttp.WithHealth(h), kithttp.WithDrainDelay(delay))
+	client := &http.Client{Transport: &http.Transport{}}
+	get := func(path string) *http.Response {
+		t.Helper()
+		resp, err := client.Get("http://" + srv.Addr().String() + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get("/"); resp.Close {
+		t.Fatal("Connection: close before the drain")
+	}
+	drained := time.Now()
+	srv.Drain()
+	for range 3 {
+		if resp := get("/"); resp.StatusCode != 200 || !resp.Close {
+			t.Errorf("during the drain: %d, Connection: close %v", resp.StatusCode, resp.Close)
+		}
+	}
+	if resp := get("/readyz"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during the drain: %d", resp.StatusCode)
+	}
+	srv.Shutdown()
+	err := <-done
+	done <- err // for startServer's cleanup
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(drained); elapsed < delay {
+		t.Errorf("Run returned %s after Drain, before the drain delay of %s", elapsed, delay)
+	}
+}
