@@ -276,8 +276,9 @@ func TestDrainServesKeptAliveConnections(t *testing.T) {
 	}
 
 	// Until the listener closes nothing may fail, except on a connection the kernel accepted in the
-	// last milliseconds before it closed, which the server never saw (backlogWindow).
-	const backlogWindow = 50 * time.Millisecond
+	// last moments before it closed, which the server never took from the accept queue: here within
+	// 2ms of the close, and backlogWindow leaves room for a loaded machine that accepts late.
+	const backlogWindow = 250 * time.Millisecond
 	var listenerCloses time.Time
 	select {
 	case listenerCloses = <-p.closes:
@@ -291,6 +292,10 @@ func TestDrainServesKeptAliveConnections(t *testing.T) {
 	var failTimes []string
 	for _, ex := range exchanges {
 		switch {
+		case ex.refused && listenerCloses.Sub(ex.sent) >= backlogWindow:
+			failTimes = append(failTimes, fmt.Sprintf("+%dms (refused: %v)", ex.sent.Sub(sigterm).Milliseconds(), ex.err))
+			failedBefore++
+			continue
 		case ex.refused:
 			refused++
 			continue
