@@ -335,10 +335,11 @@ func (s *Server) Run(ctx context.Context) error {
 	// 1. Unready, and every response closes its connection: clients reconnect elsewhere after
 	// their next response. Keep-alives are not switched off here: net/http would close every
 	// idle connection at once, and a client sending on one in the same instant gets no response.
+	stopping := time.Now()
 	s.Drain()
 	// 2. Keep serving while load balancers notice, counting from Drain if it was called earlier.
-	if drain > 0 {
-		drain -= time.Since(s.drainStart)
+	if drain > 0 && s.drainStart.Before(stopping) {
+		drain = (drain - time.Since(s.drainStart)).Round(time.Millisecond)
 	}
 	if drain > 0 {
 		s.logger.InfoContext(ctx, "http: draining", "delay", drain.String())
