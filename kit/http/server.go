@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -68,10 +69,13 @@ type Server struct {
 	workers         []worker
 	onShutdown      []func()
 
-	srv      *http.Server
-	ready    chan struct{}
-	stop     chan struct{}
-	stopOnce sync.Once
+	srv        *http.Server
+	draining   atomic.Bool // responses say Connection: close (HTTP/2: GOAWAY)
+	drainOnce  sync.Once
+	drainStart time.Time // set by drainOnce
+	ready      chan struct{}
+	stop       chan struct{}
+	stopOnce   sync.Once
 }
 
 type worker struct {
@@ -123,8 +127,9 @@ func cmpOr(v, def time.Duration) time.Duration {
 func WithMaxHeaderBytes(n int) Option { return func(s *Server) { s.maxHeaderBytes = n } }
 
 // WithDrainDelay sets how long, after SIGTERM, the server keeps serving while readiness reports
-// unready, so load balancers and kube-proxy stop routing to it (default 5s). SIGINT (Ctrl-C)
-// skips the delay.
+// unready, so load balancers and kube-proxy stop routing to it (default 5s). Connections stay
+// open meanwhile; each response tells its client to close the connection (HTTP/1.1 Connection:
+// close, HTTP/2 GOAWAY). SIGINT (Ctrl-C) skips the delay.
 func WithDrainDelay(d time.Duration) Option { return func(s *Server) { s.drainDelay = d } }
 
 // WithShutdownTimeout bounds how long in-flight requests and workers get to finish (default 20s);
@@ -185,6 +190,21 @@ func (s *Server) Addr() net.Addr {
 // Shutdown starts a graceful shutdown, as SIGTERM does; Run returns when it is complete.
 func (s *Server) Shutdown() { s.stopOnce.Do(func() { close(s.stop) }) }
 
+// Drain starts the first step of a shutdown without the rest: readiness turns unready and every
+// response closes its connection, while the server keeps serving and accepting until Shutdown
+// (or a signal). The drain delay counts from the first call: a Shutdown later waits only what
+// is left of it. It is for a caller that decides itself when to stop serving, such as a service
+// whose workers finish their work first while probes and metrics are still served.
+func (s *Server) Drain() {
+	s.drainOnce.Do(func() {
+		s.drainStart = time.Now()
+		if s.health != nil {
+			s.health.Drain()
+		}
+		s.draining.Store(true)
+	})
+}
+
 func (s *Server) listen() error {
 	if s.listener != nil {
 		return nil
@@ -199,19 +219,36 @@ func (s *Server) listen() error {
 	}
 	l, err := net.Listen(network, address)
 	if err != nil {
-		return fmt.Errorf("http: listen on %s: %w", s.addr, err)
+		return fmt.Errorf("http: %w", err) // "listen tcp 127.0.0.1:8080: bind: address already in use"
 	}
 	s.listener = l
 	return nil
 }
 
+// drainHandler is the handler, which once the drain starts asks every client to close its
+// connection after the response. net/http's HTTP/1 server then closes the connection once the
+// response is written (after the client has read it), and its HTTP/2 server turns the header into
+// a graceful GOAWAY: streams already open finish, new ones go to a new connection. The header is
+// set before the handler runs, so a response already under way keeps its connection open; the
+// next request on it gets the header.
+func (s *Server) drainHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		s.handler.ServeHTTP(w, r)
+	})
+}
+
 // Run listens, serves until ctx is cancelled, Shutdown is called, a signal arrives (SIGTERM or
 // SIGINT, unless WithSignals(false)) or a worker fails, then shuts down gracefully:
 //
-//  1. readiness turns unready (WithHealth) and keep-alives are switched off, so clients close
-//     their connections after their current response;
-//  2. after the drain delay (SIGTERM only), the listener closes and in-flight requests get the
-//     shutdown timeout to finish; OnShutdown callbacks tell long-lived connections to close;
+//  1. readiness turns unready (WithHealth), and every response from then on closes its
+//     connection (Connection: close, or GOAWAY on HTTP/2), so clients move to other replicas one
+//     response at a time; connections keep being served, new ones accepted;
+//  2. after the drain delay (SIGTERM only), the listener and idle connections close and in-flight
+//     requests get the shutdown timeout to finish; OnShutdown callbacks tell long-lived
+//     connections to close;
 //  3. workers are cancelled and awaited; connections still open at the deadline are closed.
 //
 // Run returns nil after a clean shutdown.
@@ -220,7 +257,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	s.srv = &http.Server{
-		Handler:           s.handler,
+		Handler:           s.drainHandler(),
 		ReadHeaderTimeout: s.readHeader,
 		ReadTimeout:       s.read,
 		WriteTimeout:      s.write,
@@ -270,7 +307,8 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		serveErr <- err
 	}()
-	s.logger.InfoContext(ctx, "http: serving", "addr", s.listener.Addr().String())
+	s.logger.InfoContext(ctx, "http: serving", "addr", s.listener.Addr().String(),
+		"drain_delay", s.drainDelay.String(), "shutdown_timeout", s.shutdownTimeout.String())
 	close(s.ready)
 
 	drain := s.drainDelay
@@ -294,14 +332,17 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("http: serve: %w", err)
 	}
 
-	// 1. Unready, and no more keep-alive: clients reconnect elsewhere after their response.
-	if s.health != nil {
-		s.health.Drain()
+	// 1. Unready, and every response closes its connection: clients reconnect elsewhere after
+	// their next response. Keep-alives are not switched off here: net/http would close every
+	// idle connection at once, and a client sending on one in the same instant gets no response.
+	stopping := time.Now()
+	s.Drain()
+	// 2. Keep serving while load balancers notice, counting from Drain if it was called earlier.
+	if drain > 0 && s.drainStart.Before(stopping) {
+		drain = (drain - time.Since(s.drainStart)).Round(time.Millisecond)
 	}
-	s.srv.SetKeepAlivesEnabled(false)
-	// 2. Keep serving while load balancers notice.
 	if drain > 0 {
-		s.logger.InfoContext(ctx, "http: draining", "delay", drain)
+		s.logger.InfoContext(ctx, "http: draining", "delay", drain.String())
 		timer := time.NewTimer(drain)
 		select {
 		case <-timer.C:
@@ -310,11 +351,12 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	// 3. Stop accepting, let in-flight requests finish.
+	s.logger.InfoContext(ctx, "http: closing the listener, finishing requests in flight", "timeout", s.shutdownTimeout.String())
 	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
 	defer cancel()
 	if err := s.srv.Shutdown(deadline); err != nil {
 		s.logger.WarnContext(ctx, "http: in-flight requests did not finish in time; closing their connections",
-			"timeout", s.shutdownTimeout, "error", err)
+			"timeout", s.shutdownTimeout.String(), "error", err)
 		_ = s.srv.Close()
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -17,13 +17,18 @@ import (
 
 // Defaults of Config; see the README's environment table.
 const (
-	DefaultQueueURL      = natsq.DefaultURL // an embedded NATS server persisted in .kit/nats
-	DefaultStorageURL    = storage.DefaultURL
-	DefaultHTTPAddr      = kithttp.DefaultAddr
-	DefaultWebhookPath   = "/webhooks/transifex"
-	DefaultMaxDeliveries = 5
-	DefaultDrainTimeout  = 60 * time.Second
-	DefaultCheckTimeout  = 2 * time.Second
+	DefaultQueueURL   = natsq.DefaultURL // an embedded NATS server persisted in .kit/nats
+	DefaultStorageURL = storage.DefaultURL
+	DefaultHTTPAddr   = kithttp.DefaultAddr
+	// With the webhook served, Transifex's calls come through a Service or an ingress: after
+	// SIGTERM the port keeps serving for this long, so that they stop routing to the pod first.
+	// Without it only probes and Prometheus reach the port, and no delay is needed.
+	DefaultHTTPDrainDelay      = kithttp.DefaultDrainDelay
+	DefaultHTTPShutdownTimeout = 5 * time.Second
+	DefaultWebhookPath         = "/webhooks/transifex"
+	DefaultMaxDeliveries       = 5
+	DefaultDrainTimeout        = 60 * time.Second
+	DefaultCheckTimeout        = 2 * time.Second
 )
 
 // DefaultBackoff is the retry schedule of a failed sync: Transifex outages and broken files are
@@ -32,13 +37,16 @@ var DefaultBackoff = []time.Duration{30 * time.Second, 2 * time.Minute, 5 * time
 
 // Config is the service's configuration, read from the environment by [ConfigFromEnv].
 type Config struct {
-	QueueURL     string // KIT_QUEUE_URL: sync requests
-	EventsURL    string // KIT_I18N_EVENTS_URL: catalogs-updated events (default KIT_QUEUE_URL)
-	StorageURL   string // KIT_STORAGE_URL
-	HTTPAddr     string // KIT_HTTP_ADDR
-	LogLevel     slog.Level
-	TxConfig     string // KIT_TX_CONFIG: path of .tx/config ("" finds it from the working directory)
-	RestHostname string // KIT_TX_REST_HOSTNAME: the API's address (default from ~/.transifexrc or Transifex's)
+	QueueURL   string // KIT_QUEUE_URL: sync requests
+	EventsURL  string // KIT_I18N_EVENTS_URL: catalogs-updated events (default KIT_QUEUE_URL)
+	StorageURL string // KIT_STORAGE_URL
+	HTTPAddr   string // KIT_HTTP_ADDR
+	// HTTPDrainDelay is KIT_HTTP_DRAIN_DELAY: DefaultHTTPDrainDelay with the webhook, 0 without.
+	HTTPDrainDelay      time.Duration
+	HTTPShutdownTimeout time.Duration // KIT_HTTP_SHUTDOWN_TIMEOUT
+	LogLevel            slog.Level
+	TxConfig            string // KIT_TX_CONFIG: path of .tx/config ("" finds it from the working directory)
+	RestHostname        string // KIT_TX_REST_HOSTNAME: the API's address (default from ~/.transifexrc or Transifex's)
 
 	WebhookSecret string        // KIT_TX_WEBHOOK_SECRET: the webhook endpoint is served when set
 	WebhookURL    string        // KIT_TX_WEBHOOK_URL: the callback URL as set in Transifex (optional pin)
@@ -82,7 +90,6 @@ func ConfigFromEnv(environ []string) (Config, error) {
 	c := Config{
 		QueueURL:      r.String("KIT_QUEUE_URL", DefaultQueueURL),
 		StorageURL:    r.String("KIT_STORAGE_URL", DefaultStorageURL),
-		HTTPAddr:      r.String("KIT_HTTP_ADDR", DefaultHTTPAddr),
 		TxConfig:      r.String("KIT_TX_CONFIG", ""),
 		RestHostname:  r.String("KIT_TX_REST_HOSTNAME", ""),
 		WebhookSecret: r.String("KIT_TX_WEBHOOK_SECRET", ""),
@@ -103,6 +110,12 @@ func ConfigFromEnv(environ []string) (Config, error) {
 		DrainTimeout:  r.Duration("KIT_I18N_DRAIN_TIMEOUT", DefaultDrainTimeout, 0),
 		CheckTimeout:  r.Duration("KIT_I18N_CHECK_TIMEOUT", DefaultCheckTimeout, 10*time.Millisecond),
 	}
+	web := servicekit.HTTP{Addr: DefaultHTTPAddr, ShutdownTimeout: DefaultHTTPShutdownTimeout}
+	if c.WebhookSecret != "" {
+		web.DrainDelay = DefaultHTTPDrainDelay
+	}
+	web = r.HTTP(web)
+	c.HTTPAddr, c.HTTPDrainDelay, c.HTTPShutdownTimeout = web.Addr, web.DrainDelay, web.ShutdownTimeout
 	c.EventsURL = r.String("KIT_I18N_EVENTS_URL", c.QueueURL)
 	c.LogLevel = r.Level("KIT_LOG_LEVEL", "info")
 	if !transifex.ValidMode(c.Mode) {

@@ -46,10 +46,7 @@ const (
 	ExitConfig  = servicekit.ExitConfig  // a configuration error: a bad variable, URL, .tx/config or missing token
 )
 
-const (
-	httpShutdownTimeout = 5 * time.Second
-	closeTimeout        = 5 * time.Second
-)
+const closeTimeout = 5 * time.Second
 
 // Main runs the service with the process's environment, logging JSON to stderr, until SIGTERM or
 // SIGINT, and returns the exit code.
@@ -237,8 +234,8 @@ func (s *Service) Run(ctx context.Context) error {
 
 	return servicekit.Server{
 		Name: "i18nsync", Addr: cfg.HTTPAddr, Handler: s.Handler, Health: s.health, Logger: logger,
-		ShutdownTimeout: httpShutdownTimeout,
-		WorkerName:      "i18nsync", Ready: s.ready,
+		DrainDelay: cfg.HTTPDrainDelay, ShutdownTimeout: cfg.HTTPShutdownTimeout,
+		WorkerName: "i18nsync", Ready: s.ready,
 		ReadyAttrs: []any{"subject", cfg.Subject, "consumer", cfg.Consumer},
 		Work: func(ctx context.Context) error {
 			if cfg.Interval > 0 {

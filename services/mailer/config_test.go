@@ -2,6 +2,7 @@ package mailer_test
 
 import (
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -101,6 +102,68 @@ func TestStartFailures(t *testing.T) {
 			if !strings.Contains(log, `"level":"ERROR"`) {
 				t.Errorf("no error record:\n%s", log)
 			}
+		})
+	}
+}
+
+// TestConfigHTTP: the HTTP port serves probes and metrics only, so there is no drain delay by
+// default; KIT_HTTP_DRAIN_DELAY and KIT_HTTP_SHUTDOWN_TIMEOUT set them, and bad values name their
+// variable.
+func TestConfigHTTP(t *testing.T) {
+	c, err := mailer.ConfigFromEnv(nil)
+	if err != nil || c.HTTPDrainDelay != 0 || c.HTTPShutdownTimeout != 5*time.Second {
+		t.Errorf("defaults: drain %s, shutdown %s, %v", c.HTTPDrainDelay, c.HTTPShutdownTimeout, err)
+	}
+	c, err = mailer.ConfigFromEnv([]string{"KIT_HTTP_DRAIN_DELAY=5s", "KIT_HTTP_SHUTDOWN_TIMEOUT=1m"})
+	if err != nil || c.HTTPDrainDelay != 5*time.Second || c.HTTPShutdownTimeout != time.Minute {
+		t.Errorf("set: drain %s, shutdown %s, %v", c.HTTPDrainDelay, c.HTTPShutdownTimeout, err)
+	}
+	_, err = mailer.ConfigFromEnv([]string{"KIT_HTTP_DRAIN_DELAY=-5s", "KIT_HTTP_SHUTDOWN_TIMEOUT=later"})
+	if !errors.Is(err, mailer.ErrConfig) || !strings.Contains(err.Error(), `KIT_HTTP_DRAIN_DELAY: "-5s"`) || !strings.Contains(err.Error(), `KIT_HTTP_SHUTDOWN_TIMEOUT: "later"`) {
+		t.Errorf("bad values: %v", err)
+	}
+}
+
+// TestPortTakenFailsAtOnce: the HTTP port or the embedded NATS server's port in use ends the
+// start at once, with exit code 1 and one error line naming the address and the cause.
+func TestPortTakenFailsAtOnce(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	mailerBinary(t) // built before the clock starts
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"http", map[string]string{"KIT_HTTP_ADDR": addr}, "KIT_HTTP_ADDR: http: listen tcp " + addr + ": bind: address already in use"},
+		{"embedded nats", map[string]string{"KIT_QUEUE_URL": "nats+embedded://.kit/nats?listen=" + addr}, "listen tcp " + addr + ": bind: address already in use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			p := launch(t, tc.env)
+			code := p.wait(60 * time.Second)
+			took := time.Since(start)
+			if code != mailer.ExitFailure {
+				t.Errorf("exit code %d, want %d", code, mailer.ExitFailure)
+			}
+			var errs []string
+			for line := range strings.SplitSeq(p.log(), "\n") {
+				if strings.Contains(line, `"level":"ERROR"`) {
+					errs = append(errs, line)
+				}
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0], `"msg":"mailer: failed"`) || !strings.Contains(errs[0], tc.want) {
+				t.Errorf("want one error line naming %q, got:\n%s", tc.want, strings.Join(errs, "\n"))
+			}
+			// At once: the embedded server's 30s wait for readiness must not be spent.
+			if took > 10*time.Second {
+				t.Errorf("the process took %s to exit", took)
+			}
+			t.Logf("exit %d after %s: %s", code, took.Round(time.Millisecond), strings.Join(errs, ""))
 		})
 	}
 }

@@ -41,10 +41,6 @@ const (
 	ExitConfig  = servicekit.ExitConfig  // a configuration error: a bad variable, URL or URL option
 )
 
-// httpShutdownTimeout bounds closing the HTTP server once the worker has drained: it serves only
-// probes and metrics, so in-flight requests are short.
-const httpShutdownTimeout = 5 * time.Second
-
 // closeTimeout bounds closing the queue and the mailer at exit.
 const closeTimeout = 5 * time.Second
 
@@ -123,8 +119,8 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, getenv func(strin
 
 	return servicekit.Server{
 		Name: "mailer", Addr: cfg.HTTPAddr, Handler: handler, Health: h, Logger: logger,
-		ShutdownTimeout: httpShutdownTimeout,
-		WorkerName:      "mail", Work: w.Run, Ready: w.Ready(),
+		DrainDelay: cfg.HTTPDrainDelay, ShutdownTimeout: cfg.HTTPShutdownTimeout,
+		WorkerName: "mail", Work: w.Run, Ready: w.Ready(),
 		ReadyAttrs:   []any{"subject", cfg.Subject, "consumer", cfg.Consumer},
 		DrainTimeout: cfg.DrainTimeout,
 		DrainMessage: "mailer: draining: fetching no more messages, finishing the sends in flight",

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -119,7 +120,8 @@ func NewEmbedded(ctx context.Context, ec EmbeddedConfig, cfg Config, opts ...jet
 		unlock()
 		return nil, fmt.Errorf("embedded NATS in %s: %w", dir, err)
 	}
-	ns.SetLoggerV2(slogLogger{slog.Default().With("component", "nats-server")}, false, false, false)
+	start := &startFailure{}
+	ns.SetLoggerV2(slogLogger{slog.Default().With("component", "nats-server"), start}, false, false, false)
 	ns.Start()
 	shutdown := func() error {
 		ns.Shutdown()
@@ -131,9 +133,24 @@ func NewEmbedded(ctx context.Context, ec EmbeddedConfig, cfg Config, opts ...jet
 	if dl, ok := ctx.Deadline(); ok {
 		wait = time.Until(dl)
 	}
-	if !ns.ReadyForConnections(wait) {
-		_ = shutdown()
-		return nil, fmt.Errorf("embedded NATS in %s: not ready after %s", dir, wait.Round(time.Millisecond))
+	// A listener that cannot listen (the port in use) is reported only through the logger's
+	// Fatalf; ReadyForConnections would wait out its whole timeout. Wait in short steps instead
+	// and return that error as soon as it comes.
+	for deadline := time.Now().Add(wait); !ns.ReadyForConnections(50 * time.Millisecond); {
+		err := start.err()
+		if err == nil && time.Now().After(deadline) {
+			err = fmt.Errorf("not ready after %s", wait.Round(time.Millisecond))
+		}
+		if err == nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			_ = shutdown()
+			return nil, fmt.Errorf("embedded NATS in %s: %w", dir, err)
+		}
+	}
+	if err := start.started(); err != nil { // reported, yet the server is ready
+		slog.Default().Error("embedded NATS: "+err.Error(), "component", "nats-server")
 	}
 	nc, err := natsgo.Connect(ns.ClientURL(), natsgo.InProcessServer(ns), natsgo.Name("kit-queue"),
 		natsgo.MaxReconnects(-1), natsgo.ReconnectBufSize(-1))
@@ -166,14 +183,64 @@ func (d *Driver) ClientURL() string {
 }
 
 // slogLogger sends the embedded server's log to slog: notices at debug level (the server is
-// chatty at startup), warnings and errors as such.
-type slogLogger struct{ l *slog.Logger }
+// chatty at startup), warnings and errors as such. A fatal error while the server starts is
+// returned by Open instead of logged.
+type slogLogger struct {
+	l     *slog.Logger
+	start *startFailure
+}
 
 func (s slogLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s slogLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
-func (s slogLogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s slogLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s slogLogger) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
-func (s slogLogger) Tracef(format string, v ...any)  {}
+func (s slogLogger) Fatalf(format string, v ...any) {
+	if !s.start.catch(format, v) {
+		s.l.Error(fmt.Sprintf(format, v...))
+	}
+}
+func (s slogLogger) Errorf(format string, v ...any) { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Debugf(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s slogLogger) Tracef(format string, v ...any) {}
+
+// startFailure holds the first fatal error the embedded server reports while it starts.
+type startFailure struct {
+	mu    sync.Mutex
+	done  bool // started: fatal errors are logged from now on
+	first error
+}
+
+// catch keeps a fatal error reported before the server started, and says whether it did. The
+// server's listener errors come as "Error listening on port: %s, %q" with the *net.OpError as an
+// argument: that error ("listen tcp 127.0.0.1:4222: bind: address already in use") is kept.
+func (f *startFailure) catch(format string, v []any) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return false
+	}
+	if f.first == nil {
+		f.first = fmt.Errorf(format, v...)
+		for _, a := range v {
+			if err, ok := a.(error); ok {
+				f.first = err
+				break
+			}
+		}
+	}
+	return true
+}
+
+func (f *startFailure) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.first
+}
+
+// started ends the start: it returns what was caught meanwhile, for the caller to log.
+func (f *startFailure) started() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.done = true
+	return f.first
+}
 
 var errDirLocked = errors.New("in use by another embedded NATS server")

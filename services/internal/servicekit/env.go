@@ -127,6 +127,23 @@ func durationsExample(def []time.Duration) string {
 	return strings.Join(parts, ",")
 }
 
+// HTTP is a service's HTTP server settings, shared by every service and read by [Env.HTTP].
+type HTTP struct {
+	Addr            string        // KIT_HTTP_ADDR: where to listen
+	DrainDelay      time.Duration // KIT_HTTP_DRAIN_DELAY: [Server.DrainDelay]
+	ShutdownTimeout time.Duration // KIT_HTTP_SHUTDOWN_TIMEOUT: [Server.ShutdownTimeout]
+}
+
+// HTTP reads KIT_HTTP_ADDR, KIT_HTTP_DRAIN_DELAY (0 or more) and KIT_HTTP_SHUTDOWN_TIMEOUT (at
+// least 100ms), each defaulting to def's value.
+func (e *Env) HTTP(def HTTP) HTTP {
+	return HTTP{
+		Addr:            e.String("KIT_HTTP_ADDR", def.Addr),
+		DrainDelay:      e.Duration("KIT_HTTP_DRAIN_DELAY", def.DrainDelay, 0),
+		ShutdownTimeout: e.Duration("KIT_HTTP_SHUTDOWN_TIMEOUT", def.ShutdownTimeout, 100*time.Millisecond),
+	}
+}
+
 // Level returns name's value (def when unset) as a slog level: debug, info, warn or error.
 func (e *Env) Level(name, def string) slog.Level {
 	var l slog.Level

@@ -3,7 +3,9 @@ package servicekit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -15,12 +17,19 @@ import (
 // worker, and the drain that stops them on shutdown: the worker first, while probes and metrics
 // are still served, then the HTTP server.
 type Server struct {
-	Name            string       // the service's name: the prefix of its log messages
-	Addr            string       // the HTTP listen address
-	Handler         http.Handler // serves everything, Health's endpoints included
-	Health          *health.Health
-	Logger          *slog.Logger
-	ShutdownTimeout time.Duration // closing the HTTP server once the worker has drained
+	Name    string       // the service's name: the prefix of its log messages
+	Addr    string       // the HTTP listen address
+	Handler http.Handler // serves everything, Health's endpoints included
+	Health  *health.Health
+	Logger  *slog.Logger
+	// DrainDelay is the least time the HTTP server keeps serving after ctx is done, with /readyz
+	// answering 503 and every response closing its connection (HTTP/2: GOAWAY), so that load
+	// balancers stop routing to it before it closes. It runs alongside the worker's drain: the
+	// server closes when both are over. 0 suits a service whose port only probes and Prometheus
+	// reach; one that serves requests routed through a Service or an ingress (a webhook) wants
+	// some seconds (kit/http's default is 5s).
+	DrainDelay      time.Duration
+	ShutdownTimeout time.Duration // closing the HTTP server once the worker has drained and DrainDelay passed
 
 	WorkerName string                          // the worker's name in kit/http's errors
 	Work       func(ctx context.Context) error // runs until ctx is cancelled, then finishes what is in flight
@@ -36,8 +45,9 @@ type Server struct {
 }
 
 // Run serves and works until ctx is done, or the server or the worker stops on its own. Then it
-// drains: /readyz turns 503, Work's context is cancelled and Run waits up to DrainTimeout for it
-// to return before closing the HTTP server. It returns the server's error and DrainTimedOut's, joined.
+// drains: /readyz turns 503 and responses close their connections, Work's context is cancelled
+// and Run waits up to DrainTimeout for it to return, and at least DrainDelay, before closing the
+// HTTP server. It returns the server's error and DrainTimedOut's, joined.
 func (s Server) Run(ctx context.Context) error {
 	logger := s.Logger
 	// The worker's context is its own: a cancelled ctx stops it first, while the HTTP server keeps
@@ -48,7 +58,7 @@ func (s Server) Run(ctx context.Context) error {
 	runDone := make(chan struct{})
 	var srv *kithttp.Server
 	srv = kithttp.NewServer(s.Handler, kithttp.WithAddr(s.Addr), kithttp.WithHealth(s.Health),
-		kithttp.WithLogger(logger), kithttp.WithSignals(false), kithttp.WithDrainDelay(0),
+		kithttp.WithLogger(logger), kithttp.WithSignals(false), kithttp.WithDrainDelay(s.DrainDelay),
 		kithttp.WithShutdownTimeout(s.ShutdownTimeout),
 		kithttp.WithWorker(s.WorkerName, func(sctx context.Context) error {
 			defer close(workerDone)
@@ -76,12 +86,12 @@ func (s Server) Run(ctx context.Context) error {
 		case <-runDone:
 			return
 		}
-		attrs := []any{"timeout", s.DrainTimeout.String()}
+		attrs := []any{"timeout", s.DrainTimeout.String(), "drain_delay", s.DrainDelay.String()}
 		if s.DrainAttrs != nil {
 			attrs = append(attrs, s.DrainAttrs()...)
 		}
 		logger.Info(s.DrainMessage, attrs...)
-		s.Health.Drain()
+		srv.Drain() // /readyz 503, responses close their connections; the drain delay starts
 		stopWorker()
 		t := time.NewTimer(s.DrainTimeout)
 		defer t.Stop()
@@ -104,6 +114,9 @@ func (s Server) Run(ctx context.Context) error {
 	}()
 
 	err := srv.Run(context.WithoutCancel(ctx))
+	if opErr := (*net.OpError)(nil); errors.As(err, &opErr) && opErr.Op == "listen" {
+		err = fmt.Errorf("KIT_HTTP_ADDR: %w", err) // the port in use, or an address not of this host
+	}
 	close(runDone)
 	<-drained
 	if err = errors.Join(err, drainErr); err != nil {

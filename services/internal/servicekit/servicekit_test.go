@@ -2,8 +2,10 @@ package servicekit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -189,5 +191,83 @@ func TestServerDrains(t *testing.T) {
 				t.Fatalf("Run after the drain timeout: %v", err)
 			}
 		})
+	}
+}
+
+// TestServerDrainDelay: after ctx is done the HTTP server keeps serving for DrainDelay even when
+// the worker drains at once: a kept-alive connection is still answered, with /readyz 503 and
+// Connection: close, and Run returns only after the delay.
+func TestServerDrainDelay(t *testing.T) {
+	const delay = time.Second
+	var buf syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	h := health.New(health.WithLogger(logger))
+	mux := http.NewServeMux()
+	h.Register(mux)
+	ready := make(chan struct{})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- servicekit.Server{
+			Name: "svc", Addr: "127.0.0.1:0", Handler: mux, Health: h, Logger: logger,
+			DrainDelay: delay, ShutdownTimeout: time.Second,
+			WorkerName: "w", Ready: ready,
+			Work:         func(ctx context.Context) error { close(ready); <-ctx.Done(); return nil },
+			DrainTimeout: time.Minute, DrainMessage: "svc: draining",
+		}.Run(ctx)
+	}()
+	buf.waitFor(t, `"msg":"svc: consuming"`)
+	var addr string
+	for line := range strings.SplitSeq(buf.String(), "\n") {
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "http: serving" {
+			addr = rec.Addr
+		}
+	}
+	client := &http.Client{Transport: &http.Transport{}}
+	get := func(path string) *http.Response {
+		t.Helper()
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get("/healthz"); resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("before the drain: %d, close %v", resp.StatusCode, resp.Close)
+	}
+	cancelled := time.Now()
+	cancel()
+	buf.waitFor(t, `"msg":"svc: draining","timeout":"1m0s","drain_delay":"1s"`)
+	buf.waitFor(t, `"msg":"svc: drained"`)
+	// The worker is done; the server still serves, on the connection kept alive from before.
+	resp := get("/readyz")
+	if resp.StatusCode != http.StatusServiceUnavailable || !resp.Close {
+		t.Errorf("/readyz during the drain delay: %d, Connection: close %v; want 503 and close", resp.StatusCode, resp.Close)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if elapsed := time.Since(cancelled); elapsed < delay {
+		t.Errorf("Run returned %s after ctx was done, before the drain delay of %s", elapsed, delay)
+	}
+}
+
+func TestEnvHTTP(t *testing.T) {
+	def := servicekit.HTTP{Addr: ":8080", DrainDelay: 5 * time.Second, ShutdownTimeout: 5 * time.Second}
+	if got := servicekit.ParseEnv(nil).HTTP(def); got != def {
+		t.Errorf("defaults: %+v", got)
+	}
+	e := servicekit.ParseEnv([]string{"KIT_HTTP_ADDR=127.0.0.1:9090", "KIT_HTTP_DRAIN_DELAY=0", "KIT_HTTP_SHUTDOWN_TIMEOUT=1m"})
+	if got := e.HTTP(def); got != (servicekit.HTTP{Addr: "127.0.0.1:9090", ShutdownTimeout: time.Minute}) || e.Err() != nil {
+		t.Errorf("set: %+v %v", got, e.Err())
+	}
+	e = servicekit.ParseEnv([]string{"KIT_HTTP_DRAIN_DELAY=5", "KIT_HTTP_SHUTDOWN_TIMEOUT=-1s"})
+	e.HTTP(def)
+	err := e.Err()
+	if !errors.Is(err, servicekit.ErrConfig) || !strings.Contains(err.Error(), `KIT_HTTP_DRAIN_DELAY: "5"`) || !strings.Contains(err.Error(), `KIT_HTTP_SHUTDOWN_TIMEOUT: "-1s"`) {
+		t.Errorf("bad values: %v", err)
 	}
 }

@@ -7,12 +7,14 @@
 //	curl -s -XPOST -H 'Content-Type: application/json' -d '{"item":"tea","count":2}' localhost:8080/orders
 //	curl -s localhost:8080/readyz
 //
-// Environment: KIT_HTTP_ADDR (default :8080), KIT_ALLOWED_HOSTS (comma-separated, default any).
+// Environment: KIT_HTTP_ADDR (default :8080), KIT_ALLOWED_HOSTS (comma-separated, default any),
+// KIT_HTTP_DRAIN_DELAY (default 5s) and KIT_HTTP_SHUTDOWN_TIMEOUT (default 20s), as Go durations.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -77,6 +79,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// envDuration reads a duration such as "5s" from the environment variable name, or def when it
+// is unset.
+func envDuration(name string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q: want a duration such as 5s", name, v)
+	}
+	return d, nil
+}
+
 // newHandler builds the whole handler: routes, health endpoints and the default stack.
 func newHandler(logger *slog.Logger, h *health.Health, allowedHosts []string) (http.Handler, error) {
 	a := &app{logger: logger}
@@ -110,7 +126,18 @@ func main() {
 	if addr == "" {
 		addr = kithttp.DefaultAddr
 	}
+	drain, err := envDuration("KIT_HTTP_DRAIN_DELAY", kithttp.DefaultDrainDelay)
+	if err != nil {
+		logger.Error("configuration", "error", err.Error())
+		os.Exit(2)
+	}
+	shutdown, err := envDuration("KIT_HTTP_SHUTDOWN_TIMEOUT", kithttp.DefaultShutdownTimeout)
+	if err != nil {
+		logger.Error("configuration", "error", err.Error())
+		os.Exit(2)
+	}
 	srv := kithttp.NewServer(handler, kithttp.WithAddr(addr), kithttp.WithHealth(h), kithttp.WithLogger(logger),
+		kithttp.WithDrainDelay(drain), kithttp.WithShutdownTimeout(shutdown),
 		// A background worker shares the lifecycle: cancelled after in-flight requests finish.
 		kithttp.WithWorker("ticker", func(ctx context.Context) error {
 			t := time.NewTicker(time.Minute)
