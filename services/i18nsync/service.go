@@ -51,11 +51,32 @@ const closeTimeout = 5 * time.Second
 // Main runs the service with the process's environment, logging JSON to stderr, until SIGTERM or
 // SIGINT, and returns the exit code.
 func Main() int {
+	if code, ok := servicekit.Args("i18nsync", os.Args[1:], usage, os.Stdout, os.Stderr); !ok {
+		return code
+	}
 	cfg, err := ConfigFromEnv(os.Environ())
 	return servicekit.Main("i18nsync", cfg.LogLevel, err, func(ctx context.Context, logger *slog.Logger) error {
 		return Run(ctx, cfg, logger, os.Getenv)
 	}, ExitCode)
 }
+
+// usage is what `i18nsync --help` prints.
+const usage = `Usage: i18nsync
+
+i18nsync keeps services' translations in step with Transifex: it consumes sync requests on
+KIT_QUEUE_URL, pulls the projects of KIT_TX_CONFIG, stores each new catalog version in
+KIT_STORAGE_URL and announces it. It takes no arguments; it is configured from the environment:
+
+  KIT_TX_CONFIG            the project (default: .tx/config found from the working directory)
+  KIT_TRANSIFEX_TOKEN      or TX_TOKEN: the API token (default: ~/.transifexrc)
+  KIT_QUEUE_URL            the queue (default nats+embedded://.kit/nats: an embedded NATS server)
+  KIT_STORAGE_URL          where catalog versions are stored (default file://.kit/media)
+  KIT_HTTP_ADDR            /healthz, /readyz, /metrics and the webhook (default :8080, every interface)
+  KIT_HTTP_DRAIN_DELAY, KIT_HTTP_SHUTDOWN_TIMEOUT, KIT_LOG_LEVEL, KIT_TX_*, KIT_I18N_*,
+  and OTEL_* for telemetry
+
+Every variable, its default and the exit codes: services/i18nsync/README.md.
+`
 
 // ExitCode maps an error of Run to Main's exit code.
 func ExitCode(err error) int { return servicekit.ExitCode(err, transifex.ErrConfig) }

@@ -3,6 +3,9 @@ package mailer_test
 import (
 	"errors"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -165,5 +168,49 @@ func TestPortTakenFailsAtOnce(t *testing.T) {
 			}
 			t.Logf("exit %d after %s: %s", code, took.Round(time.Millisecond), strings.Join(errs, ""))
 		})
+	}
+}
+
+// The binary takes no arguments: --help prints the variables and exits 0, anything else exits 2
+// naming the argument, and neither starts a server or creates the embedded NATS directory.
+func TestArgumentsStartNothing(t *testing.T) {
+	bin := mailerBinary(t)
+	for _, tc := range []struct {
+		arg    string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"--help", mailer.ExitOK, "KIT_MAIL_URL", ""},
+		{"-h", mailer.ExitOK, "Usage: mailer", ""},
+		{"serve", mailer.ExitConfig, "", `unexpected argument "serve"`},
+	} {
+		dir := t.TempDir()
+		cmd := exec.Command(bin, tc.arg)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "KIT_HTTP_ADDR=127.0.0.1:0"}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("mailer %s started instead of exiting: %s", tc.arg, stderr.String())
+		}
+		if code := cmd.ProcessState.ExitCode(); code != tc.code {
+			t.Errorf("mailer %s: exit %d, want %d", tc.arg, code, tc.code)
+		}
+		if !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
+			t.Errorf("mailer %s: stdout %q stderr %q; want %q and %q", tc.arg, stdout.String(), stderr.String(), tc.stdout, tc.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".kit")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("mailer %s created .kit in its working directory (%v)", tc.arg, err)
+		}
 	}
 }

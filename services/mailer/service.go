@@ -47,11 +47,32 @@ const closeTimeout = 5 * time.Second
 // Main runs the service with the process's environment, logging JSON to stderr, until SIGTERM or
 // SIGINT, and returns the exit code.
 func Main() int {
+	if code, ok := servicekit.Args("mailer", os.Args[1:], usage, os.Stdout, os.Stderr); !ok {
+		return code
+	}
 	cfg, err := ConfigFromEnv(os.Environ())
 	return servicekit.Main("mailer", cfg.LogLevel, err, func(ctx context.Context, logger *slog.Logger) error {
 		return Run(ctx, cfg, logger, os.Getenv)
 	}, ExitCode)
 }
+
+// usage is what `mailer --help` prints.
+const usage = `Usage: mailer
+
+mailer sends the mail applications queue with kit/mail: it consumes the mail subject of
+KIT_QUEUE_URL and sends each message through KIT_MAIL_URL. It takes no arguments; it is
+configured from the environment:
+
+  KIT_QUEUE_URL            the queue (default nats+embedded://.kit/nats: an embedded NATS server)
+  KIT_MAIL_URL             where mail goes: smtp://, smtps:// (default console://: printed)
+  KIT_HTTP_ADDR            /healthz, /readyz and /metrics (default :8080, every interface)
+  KIT_HTTP_DRAIN_DELAY, KIT_HTTP_SHUTDOWN_TIMEOUT, KIT_LOG_LEVEL
+  KIT_MAIL_SUBJECT, KIT_MAIL_CONSUMER, KIT_MAIL_CONCURRENCY, KIT_MAIL_MAX_DELIVERIES,
+  KIT_MAIL_BACKOFF, KIT_MAIL_ACK_WAIT, KIT_MAIL_SEND_TIMEOUT, KIT_MAIL_DRAIN_TIMEOUT,
+  KIT_MAIL_CHECK_TIMEOUT, and OTEL_* for telemetry
+
+Every variable, its default and the exit codes: services/mailer/README.md.
+`
 
 // ExitCode maps an error of Run to Main's exit code.
 func ExitCode(err error) int { return servicekit.ExitCode(err) }

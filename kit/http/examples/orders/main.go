@@ -106,6 +106,18 @@ func newHandler(logger *slog.Logger, h *health.Health, allowedHosts []string) (h
 }
 
 func main() {
+	// Configured from the environment only: an argument (--help, a mistyped flag) must not start a
+	// server listening on every interface.
+	if len(os.Args) > 1 {
+		fmt.Fprintf(os.Stderr, "usage: orders (no arguments)\n\n"+
+			"Environment: KIT_HTTP_ADDR (default :8080, every interface), KIT_ALLOWED_HOSTS,\n"+
+			"KIT_HTTP_DRAIN_DELAY (default 5s), KIT_HTTP_SHUTDOWN_TIMEOUT (default 20s).\n"+
+			"Routes: GET /orders/{id}, POST /orders {\"item\": \"tea\", \"count\": 2}, /healthz, /readyz.\n")
+		if a := os.Args[1]; a == "-h" || a == "-help" || a == "--help" {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
 	logger := slog.New(middleware.LogHandler(slog.NewJSONHandler(os.Stderr, nil)))
 	slog.SetDefault(logger)
 
