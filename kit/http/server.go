@@ -346,8 +346,9 @@ func (s *Server) Run(ctx context.Context) error {
 		timer := time.NewTimer(drain)
 		select {
 		case <-timer.C:
-		case <-sigs: // a second signal: stop waiting
+		case sig := <-sigs: // a second signal: stop waiting
 			timer.Stop()
+			s.logger.InfoContext(ctx, "http: drain delay cut short", "signal", sig.String())
 		}
 	}
 	// 3. Stop accepting, let in-flight requests finish.

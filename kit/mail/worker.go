@@ -150,7 +150,9 @@ func (w *Worker) Handle(ctx context.Context, m *queue.Message) error {
 		return queue.Permanent(err)
 	}
 	if m.Delivery > 1 {
-		w.logger().LogAttrs(ctx, slog.LevelInfo, "mail: redelivered message; it may have been sent already",
+		// An earlier delivery may have sent it (a worker killed after the send, an ack lost), or
+		// been handed back unsent while the mail server was down: the worker cannot tell which.
+		w.logger().LogAttrs(ctx, slog.LevelInfo, "mail: redelivered message; an earlier delivery may have sent it, or was handed back during an outage",
 			slog.String("message_id", env.MessageID), slog.Int("delivery", m.Delivery))
 	}
 	err = w.Mailer.send(ctx, env)
