@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,7 +65,7 @@ type config struct {
 // (which it sets, overriding the URL's), for every backend: operators' read-only commands (stats,
 // listing dead letters) use it, so a mistyped stream name is an error instead of a new empty
 // stream. WithCreate(true) is the default: open creates what it needs, or updates it to the URL.
-// Only [Open] reads it.
+// Only [Open] reads it; its errors show the URL as given, without the create option it added.
 func WithCreate(create bool) Option { return func(c *config) { c.create = &create } }
 
 // WithLogger sets the logger; the default is slog.Default().
@@ -140,20 +141,15 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Queue, error) {
 		o(&cfg)
 	}
 	if cfg.create != nil {
-		u, err := registry.Parse(rawURL)
-		if err != nil {
+		if _, err := registry.Parse(rawURL); err != nil {
 			return nil, fmt.Errorf("queue: %w", err)
 		}
-		// Appended, so the URL in errors still reads as the user wrote it.
-		if v := u.Query(); v.Has("create") {
-			v.Del("create")
-			u.RawQuery = v.Encode()
+		opened := withOption(rawURL, "create", strconv.FormatBool(*cfg.create))
+		d, err := drivers.Open(ctx, opened)
+		if err != nil {
+			return nil, asWritten(err, opened, rawURL)
 		}
-		if u.RawQuery != "" {
-			u.RawQuery += "&"
-		}
-		u.RawQuery += "create=" + strconv.FormatBool(*cfg.create)
-		rawURL = u.String()
+		return New(d, opts...), nil
 	}
 	d, err := drivers.Open(ctx, rawURL)
 	if err != nil {
@@ -289,4 +285,52 @@ func ValidateSubject(s string, pattern bool) error {
 		}
 	}
 	return nil
+}
+
+// withOption returns rawURL with the query option name set to value: any name already there is
+// dropped and name=value appended, and the rest is kept byte for byte. (Going through url.URL
+// would re-encode the query and turn memory://?x=1 into memory:?x=1.)
+func withOption(rawURL, name, value string) string {
+	rest, fragment, hasFragment := strings.Cut(rawURL, "#")
+	base, query, _ := strings.Cut(rest, "?")
+	var kept []string
+	for p := range strings.SplitSeq(query, "&") {
+		key, _, _ := strings.Cut(p, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if p != "" && key != name {
+			kept = append(kept, p)
+		}
+	}
+	out := base + "?" + strings.Join(append(kept, url.QueryEscape(name)+"="+url.QueryEscape(value)), "&")
+	if hasFragment {
+		out += "#" + fragment
+	}
+	return out
+}
+
+// openedAs is an error from opening a URL rewritten by [withOption], with that URL shown as the
+// caller wrote it: the rewritten one is not what they typed, nor what they can fix.
+type openedAs struct {
+	msg string
+	err error
+}
+
+func (e *openedAs) Error() string { return e.msg }
+func (e *openedAs) Unwrap() error { return e.err }
+
+// asWritten returns err with the URL opened (in the form kit/registry quotes it, redacted)
+// replaced by the URL written (redacted too).
+func asWritten(err error, opened, written string) error {
+	u, perr := url.Parse(opened)
+	if perr != nil {
+		return err
+	}
+	shown := strconv.Quote(registry.Redact(written))
+	msg := err.Error()
+	for _, o := range []string{registry.RedactURL(u), registry.Redact(opened)} {
+		msg = strings.ReplaceAll(msg, strconv.Quote(o), shown)
+	}
+	return &openedAs{msg: msg, err: err}
 }
