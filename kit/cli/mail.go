@@ -2,10 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -215,6 +217,27 @@ the cause (retry), or drop it (purge). Sequence numbers come from list.`,
 		return envOr("KIT_MAIL_CONSUMER", mail.DefaultConsumer)
 	}
 
+	// consumerErr returns err, or when it is because the consumer does not exist, the one line
+	// that says so.
+	consumerErr := func(cmd *cobra.Command, q *queue.Queue, err error) error {
+		if !errors.Is(err, queue.ErrNotFound) {
+			return err
+		}
+		ctx := cmd.Context()
+		st, serr := q.Stats(ctx)
+		if serr != nil || slices.ContainsFunc(st.Consumers, func(c queue.ConsumerStats) bool { return c.Name == name() }) {
+			return err
+		}
+		// A consumer deleted since keeps its dead letters: then err is about them, not it.
+		for _, derr := range q.DeadLetters(ctx, name()) {
+			if derr == nil {
+				return err
+			}
+			break
+		}
+		return noConsumer(st, name(), qURL(), "give the mail worker's consumer with --consumer or KIT_MAIL_CONSUMER")
+	}
+
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
@@ -229,7 +252,7 @@ the cause (retry), or drop it (purge). Sequence numbers come from list.`,
 			var rows []deadRow
 			for dl, err := range q.DeadLetters(cmd.Context(), name()) {
 				if err != nil {
-					return err
+					return consumerErr(cmd, q, err)
 				}
 				rows = append(rows, newDeadRow(dl))
 			}
@@ -287,8 +310,14 @@ the cause (retry), or drop it (purge). Sequence numbers come from list.`,
 				}
 				defer q.Close()
 				n, err := do(q, cmd, seqs)
+				switch {
+				case err != nil && n == 0:
+					return consumerErr(cmd, q, err)
+				case err != nil:
+					return fmt.Errorf("%s %d dead letter(s) of consumer %s, then failed: %w", done, n, name(), err)
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %d dead letter(s) of consumer %s\n", done, n, name())
-				return err
+				return nil
 			},
 		}
 		c.Flags().BoolVar(&all, "all", false, "every dead letter of the consumer")

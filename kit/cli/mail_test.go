@@ -191,12 +191,31 @@ func TestMailQueueAndDeadLetters(t *testing.T) {
 		}
 		return nil
 	})
-	// Retrying it again finds nothing: exit 1, naming the sequence.
-	if r := kitctl(t, []string{"mail", "dead", "retry", itoa(rows[0].Seq)}); r.code != 1 || !strings.Contains(r.stderr, "no dead letter with seq") {
+	// Retrying it again finds nothing: exit 1, naming the sequence, and no count on stdout.
+	if r := kitctl(t, []string{"mail", "dead", "retry", itoa(rows[0].Seq)}); r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "no dead letter with seq") {
 		t.Errorf("second retry: %+v", r)
 	}
+	// A consumer that does not exist: one line naming it, the stream and the consumers there are.
+	for _, args := range [][]string{
+		{"mail", "dead", "list", "--consumer", "mailr"},
+		{"mail", "dead", "retry", "--all", "--consumer", "mailr"},
+		{"mail", "dead", "purge", "--all", "--consumer", "mailr"},
+		{"queue", "stats", "mailr"},
+	} {
+		want := "kitctl: consumer mailr does not exist on stream " + stream + " (its consumers: mailer)"
+		if r := kitctl(t, args); r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, want) ||
+			strings.Count(r.stderr, "\n") != 1 || strings.Contains(r.stderr, "not found") {
+			t.Errorf("kitctl %q: %+v; want exit 1, no output, one line %q", args, r, want)
+		}
+	}
+	// Purging one that is there and one that is not: the error says what was done.
+	r = kitctl(t, []string{"mail", "dead", "purge", itoa(rows[1].Seq), "999999999"})
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "purged 1 dead letter(s) of consumer mailer") ||
+		!strings.Contains(r.stderr, "no dead letter with seq [999999999]") {
+		t.Errorf("dead purge of one there and one not: %+v", r)
+	}
 	r = kitctl(t, []string{"mail", "dead", "purge", "--all"})
-	if r.code != 0 || !strings.Contains(r.stdout, "purged 1 dead letter(s)") {
+	if r.code != 0 || !strings.Contains(r.stdout, "purged 0 dead letter(s)") {
 		t.Fatalf("dead purge --all: %+v", r)
 	}
 	if r := kitctl(t, []string{"mail", "dead", "list"}); r.code != 0 || !strings.Contains(r.stdout, "no dead letters for consumer mailer") {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -152,12 +153,37 @@ func keepConsumer(st *queue.Stats, name, rawURL string) error {
 			return nil
 		}
 	}
-	where := "on " + registry.Redact(rawURL)
-	if st.Name != "" {
-		where = "on stream " + st.Name
-	}
-	return fmt.Errorf("consumer %s does not exist %s: %w", name, where, queue.ErrNotFound)
+	return noConsumer(st, name, rawURL, "")
 }
+
+// noConsumer is the error every command gives for a consumer the queue st was read from does not
+// have: one line naming it, its stream (the URL for a backend without streams) and the consumers
+// there are, then fix when given. It wraps queue.ErrNotFound without repeating its text.
+func noConsumer(st *queue.Stats, name, rawURL, fix string) error {
+	where := registry.Redact(rawURL)
+	if st.Name != "" {
+		where = "stream " + st.Name
+	}
+	have := "it has no consumers"
+	if len(st.Consumers) > 0 {
+		names := make([]string, len(st.Consumers))
+		for i, c := range st.Consumers {
+			names[i] = c.Name
+		}
+		have = "its consumers: " + strings.Join(names, ", ")
+	}
+	msg := fmt.Sprintf("consumer %s does not exist on %s (%s)", name, where, have)
+	if fix != "" {
+		msg += "; " + fix
+	}
+	return notFoundError(msg)
+}
+
+// notFoundError is an error message that wraps queue.ErrNotFound.
+type notFoundError string
+
+func (e notFoundError) Error() string { return string(e) }
+func (e notFoundError) Unwrap() error { return queue.ErrNotFound }
 
 // consumerTable prints consumers, one a line; wide adds the dead-letter subject.
 func consumerTable(w io.Writer, cs []queue.ConsumerStats, wide bool) error {

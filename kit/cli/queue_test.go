@@ -116,6 +116,10 @@ func TestQueueReadOnlyCreatesNothing(t *testing.T) {
 		}
 	}
 	run("stream "+stream+" does not exist", commands)
+	// The error names the URL as given, not the one the read-only open rewrote with create=false.
+	if r := kitctl(t, []string{"queue", "stats"}); !strings.Contains(r.stderr, `open "`+qURL+`": `) {
+		t.Errorf("queue stats: stderr %q, want it to name the URL as given, %q", r.stderr, qURL)
+	}
 
 	// The streams exist (as the mail service makes them), its consumer does not.
 	q, err := queue.Open(context.Background(), qURL)
@@ -161,15 +165,26 @@ func TestQueueReadOnlyEmbeddedCreatesNoDirectory(t *testing.T) {
 }
 
 // TestMailDeadListUnknownConsumer: listing the dead letters of a consumer that does not exist is
-// an error, not an empty list.
+// an error, not an empty list; every command naming a consumer says so in the same one line, and
+// retry and purge print no count of what they did not do.
 func TestMailDeadListUnknownConsumer(t *testing.T) {
 	for _, args := range [][]string{
 		{"mail", "dead", "list", "--json", "--queue-url", "memory://"},
 		{"mail", "dead", "list", "--consumer", "mailr", "--queue-url", "memory://"},
+		{"mail", "dead", "retry", "--all", "--consumer", "mailr", "--queue-url", "memory://"},
+		{"mail", "dead", "purge", "--all", "--consumer", "mailr", "--queue-url", "memory://"},
+		{"mail", "dead", "purge", "7", "--consumer", "mailr", "--queue-url", "memory://"},
+		{"queue", "stats", "mailr", "--queue-url", "memory://"},
 	} {
+		consumer := "mailr"
+		if !slices.Contains(args, consumer) {
+			consumer = kitmail.DefaultConsumer
+		}
+		want := "kitctl: consumer " + consumer + " does not exist on memory:// (it has no consumers)"
 		r := kitctl(t, args)
-		if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "does not exist") {
-			t.Errorf("kitctl %q: exit %d, stdout %q, stderr %q; want exit 1 saying the consumer does not exist", args, r.code, r.stdout, r.stderr)
+		if r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 ||
+			strings.Contains(r.stderr, "not found") || strings.Contains(r.stderr, "queue:") {
+			t.Errorf("kitctl %q: exit %d, stdout %q, stderr %q; want exit 1, no output, one line %q", args, r.code, r.stdout, r.stderr, want)
 		}
 	}
 }
@@ -182,7 +197,7 @@ func TestQueueUsageAndSecrets(t *testing.T) {
 	}{
 		{[]string{"queue", "stats", "--queue-url", "memory://"}, 0, "messages 0 (0 B), dead letters 0 (0 B)"},
 		{[]string{"queue", "ls", "--queue-url", "memory://"}, 0, "no consumers on memory://"},
-		{[]string{"queue", "stats", "--queue-url", "memory://?bogus=1"}, 2, `option "bogus": unknown option`},
+		{[]string{"queue", "stats", "--queue-url", "memory://?bogus=1"}, 2, `open "memory://?bogus=1": option "bogus": unknown option`},
 		{[]string{"queue", "stats", "--queue-url", "nope://x"}, 2, "unknown scheme"},
 		{[]string{"queue", "stats", "a", "b"}, 2, "at most one CONSUMER"},
 		{[]string{"queue", "stat"}, 2, "did you mean stats"},
