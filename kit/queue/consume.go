@@ -354,11 +354,17 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 				c.process(d, fetched, gen)
 			}()
 		}
+		if mode == modeTrial && len(ds) == 0 && c.cfg.probe != nil {
+			// The probe passed and there is nothing to try: resume rather than stay paused while
+			// idle (the message handed back may have gone to another process, or been purged).
+			// One still waiting out its hand-back delay comes at full concurrency; should the
+			// downstream still fail, the first Unavailable pauses again, its delivery excused.
+			c.gate.idle(gen)
+		}
 		if mode == modeTrial && len(ds) > 0 {
 			// Wait for the trial's outcome: fetching more before it is known could spend the
-			// backlog on a downstream that answers probes but still fails. (A trial that found
-			// nothing fetches again: messages handed back may be waiting out their delay, and
-			// only a handled message decides.)
+			// backlog on a downstream that answers probes but still fails. (Without a probe, a
+			// trial that found nothing fetches again: only a handled message decides.)
 			select {
 			case <-c.gate.trialDone():
 			case <-stop.Done():

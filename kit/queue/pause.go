@@ -148,6 +148,17 @@ func (g *gate) handled(gen uint64) {
 	g.resume()
 }
 
+// idle records that a trial of generation gen found no message to try after its probe passed:
+// the consumer resumes.
+func (g *gate) idle(gen uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if gen != g.gen || g.mode != modeTrial {
+		return
+	}
+	g.resume()
+}
+
 // undecided records that a delivery of generation gen ended without telling whether the
 // downstream is back (its handler did not run): a trial of that generation takes another message.
 func (g *gate) undecided(gen uint64) {

@@ -108,6 +108,7 @@ func (s *suite) testPause(t *testing.T) {
 	t.Parallel()
 	t.Run("Probe", s.testPauseProbe)
 	t.Run("HalfOpen", s.testPauseHalfOpen)
+	t.Run("IdleResumes", s.testPauseIdleResumes)
 	t.Run("BadOption", func(t *testing.T) {
 		t.Parallel()
 		q, space := s.queue(t)
@@ -211,5 +212,29 @@ func (s *suite) testPauseHalfOpen(t *testing.T) {
 	o.waitFor(t, "the fence", func() bool { return o.handled["fence"] == 1 })
 	if dls := deadLetters(t, q, "halfopen"); len(dls) != 0 {
 		t.Errorf("%d dead letters, want none; first: %s", len(dls), dls[0].Reason)
+	}
+}
+
+// testPauseIdleResumes: with a probe, a consumer whose queue emptied during the outage (the
+// message it handed back was taken by another process, or purged) resumes once the probe passes
+// and a trial finds nothing to try: an idle worker must not report itself paused for ever.
+func (s *suite) testPauseIdleResumes(t *testing.T) {
+	t.Parallel()
+	q, space := s.queue(t)
+	subject := space + ".idle"
+	publish(t, q, subject, "", "only")
+	o := newOutage()
+	consume(t, q, "idle", subject, o.handle, queue.Probe(o.probe),
+		queue.ProbeBackoff(20*time.Millisecond, 40*time.Millisecond), queue.OnPause(o.onPause))
+	o.waitFor(t, "the pause", func() bool { return len(o.pauses) > 0 })
+	if _, err := q.Purge(context.Background(), subject); err != nil {
+		t.Fatal(err)
+	}
+	o.down.Store(false)
+	o.waitFor(t, "the resume of an idle consumer", func() bool { return len(o.pauses) >= 2 })
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.pauses[1] != nil {
+		t.Errorf("second OnPause call = %v, want nil (resumed)", o.pauses[1])
 	}
 }
