@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -161,5 +162,25 @@ func TestWorker421Pauses(t *testing.T) {
 	waitFor(t, func() bool { return w.Paused() == nil })
 	if dl := deadLetters(t, q, mail.DefaultConsumer); len(dl) != 0 {
 		t.Errorf("%d dead letters, want none; first: %s", len(dl), dl[0].Reason)
+	}
+}
+
+// A relay whose TLS certificate fails verification (here self-signed, not trusted by the client;
+// in production, expired or replaced) fails every message alike: the worker pauses instead of
+// dead-lettering the backlog, and says why.
+func TestWorkerPausesOnUntrustedCertificate(t *testing.T) {
+	const n = 6
+	s := newTestServer(t, implicitTLS, nil)
+	q := openQueue(t)
+	queueN(t, q, n)
+	w := &mail.Worker{Queue: q, Mailer: openURL(t, "smtps://"+s.Addr), Options: pauseOptions()}
+	runWorker(t, w)
+
+	waitFor(t, func() bool { return w.Paused() != nil })
+	if err := w.Paused(); !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Paused() = %v, want the certificate failure", err)
+	}
+	if dl := deadLetters(t, q, mail.DefaultConsumer); len(dl) != 0 {
+		t.Fatalf("%d dead letters for a certificate failure, want none; first: %s", len(dl), dl[0].Reason)
 	}
 }

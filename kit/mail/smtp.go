@@ -542,15 +542,22 @@ func (d *SMTP) connErr(ctx context.Context, what string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("mail: smtp %s %s: %w", d.cfg.Addr, what, context.Cause(ctx))
 	}
+	if isCertificateError(err) {
+		// A certificate the configuration does not trust: retrying this message will not change
+		// it (a worker pauses on it instead: see isOutage).
+		return fmt.Errorf("mail: smtp %s %s: TLS certificate: %w", d.cfg.Addr, what, err)
+	}
+	return fmt.Errorf("%w: smtp %s %s: %w", ErrConnection, d.cfg.Addr, what, err)
+}
+
+// isCertificateError reports whether err is the server's TLS certificate failing verification:
+// expired, from an unknown authority, or for another host.
+func isCertificateError(err error) bool {
 	var cve *tls.CertificateVerificationError
 	var hostErr x509.HostnameError
 	var authErr x509.UnknownAuthorityError
 	var invalidErr x509.CertificateInvalidError
-	if errors.As(err, &cve) || errors.As(err, &hostErr) || errors.As(err, &authErr) || errors.As(err, &invalidErr) {
-		// A certificate the configuration does not trust: retrying will not change it.
-		return fmt.Errorf("mail: smtp %s %s: TLS certificate: %w", d.cfg.Addr, what, err)
-	}
-	return fmt.Errorf("%w: smtp %s %s: %w", ErrConnection, d.cfg.Addr, what, err)
+	return errors.As(err, &cve) || errors.As(err, &hostErr) || errors.As(err, &authErr) || errors.As(err, &invalidErr)
 }
 
 // quit ends a healthy session politely; close drops a broken one.

@@ -177,15 +177,17 @@ func (w *Worker) Handle(ctx context.Context, m *queue.Message) error {
 	}
 }
 
-// isOutage reports whether err says the mail server is down rather than that it refused this
-// message: a connection failure, or 421 ("service not available, closing transmission
-// channel", RFC 5321 4.2.3) to any command.
+// isOutage reports whether err says the mail server cannot be used rather than that it refused
+// this message: a connection failure, 421 ("service not available, closing transmission
+// channel", RFC 5321 4.2.3) to any command, or a TLS certificate that fails verification (an
+// expired or replaced certificate on the relay fails every message alike; the probe, over the
+// same TLS, keeps the worker paused until it is fixed).
 func isOutage(err error) bool {
 	var se *SMTPError
 	if errors.As(err, &se) {
 		return se.Code == 421
 	}
-	return errors.Is(err, ErrConnection)
+	return errors.Is(err, ErrConnection) || isCertificateError(err)
 }
 
 // Ping checks the queue and the mail server: a readiness check for a service running the

@@ -347,6 +347,13 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 		}
 		failures = 0
 		fetched := time.Now()
+		// Take the trial's channel before its delivery runs: a delivery that ends undecided (its
+		// handler never ran) replaces the channel, and a loop that read it afterwards would wait
+		// on the new one, which nothing closes.
+		var trialDone <-chan struct{}
+		if mode == modeTrial && len(ds) > 0 {
+			trialDone = c.gate.trialDone()
+		}
 		for _, d := range ds {
 			workers.Add(1)
 			go func() {
@@ -366,7 +373,7 @@ func (c *consumer) run(stop context.Context, sub Subscription) {
 			// backlog on a downstream that answers probes but still fails. (Without a probe, a
 			// trial that found nothing fetches again: only a handled message decides.)
 			select {
-			case <-c.gate.trialDone():
+			case <-trialDone:
 			case <-stop.Done():
 				return
 			}

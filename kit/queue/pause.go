@@ -208,8 +208,16 @@ func (g *gate) wait(stop context.Context) bool {
 			return false
 		}
 		if probe := g.c.cfg.probe; probe != nil {
+			// The probe runs beside the wait for stop: one that ignores its context must not hold
+			// up the consumer's drain (it is abandoned, and ends on its own).
 			pctx, cancel := context.WithTimeout(stop, min(max(d, time.Second), maxProbeTimeout))
-			err := probe(pctx)
+			res := make(chan error, 1)
+			go func() { res <- probe(pctx) }()
+			var err error
+			select {
+			case err = <-res:
+			case <-stop.Done():
+			}
 			cancel()
 			if stop.Err() != nil {
 				return false
