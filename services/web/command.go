@@ -5,8 +5,10 @@ import (
 	"github.com/stackkit/stackkit/kit/cli"
 )
 
-// Command returns the binary's root command: kitctl's command groups (`web migrate up`, `web
-// check`, ...) with the service's migrations embedded as their default source.
+// Command returns the binary's root command: `web serve`, and kitctl's command groups (`web
+// migrate up`, `web check`, ...) with the service's migrations embedded as their default source.
 func Command() *cobra.Command {
-	return cli.New(cli.WithName("web"), cli.WithMigrationsFS(Migrations()))
+	root := cli.New(cli.WithName("web"), cli.WithMigrationsFS(Migrations()))
+	root.AddCommand(serveCommand())
+	return root
 }
