@@ -1,0 +1,3 @@
+DROP TABLE attachments;
+DROP TABLE messages;
+DROP TABLE tickets;
