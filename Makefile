@@ -5,9 +5,13 @@ BIN := $(ROOT)/.kit/bin
 STATICCHECK_VERSION := v0.8.2
 MODULES = $(shell scripts/modules.sh || echo MODULES-UNAVAILABLE)
 
-.PHONY: all test bench lint services tidy build kitctl
+.PHONY: all run test bench lint services tidy build kitctl
 
 all: lint test
+
+## run: the reference stack on embedded defaults (services/web and services/mailer; see scripts/run.sh)
+run:
+	@scripts/run.sh
 
 ## services: find or start every test server on loopback and write .kit/test.env
 services:
